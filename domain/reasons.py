@@ -1,0 +1,22 @@
+"""Reason codes of SPEC §4.6: public API, so add new ones but never rename."""
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNKNOWN_TYPE = "unknown_type"
+    DUPLICATE_CONFLICT = "duplicate_conflict"
+    UNKNOWN_ASSET = "unknown_asset"
+    ASSET_ALREADY_EXISTS = "asset_already_exists"
+    BEFORE_LIFECYCLE_START = "before_lifecycle_start"
+    OUTSIDE_LIFECYCLE = "outside_lifecycle"
+    INSUFFICIENT_QUANTITY = "insufficient_quantity"
+    RENEWAL_NOT_CONTIGUOUS = "renewal_not_contiguous"
+
+
+# Rejected at decode time, straight to the dead-letter topic.
+EARLY_REASONS = frozenset(
+    {ReasonCode.INVALID_JSON, ReasonCode.SCHEMA_VIOLATION, ReasonCode.UNKNOWN_TYPE}
+)

@@ -1,0 +1,1 @@
+"""The imperative shell: Faust app, topics, tables, agents, sinks, CLI."""
