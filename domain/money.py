@@ -1,0 +1,112 @@
+"""Exact money: ISO 4217 minor units, half-up rounding, published formatting (SPEC §4.3).
+
+Amounts are `Fraction`s inside the engine; they are rounded only here, when
+published. One rounding rule (half-up, i.e. ties away from zero, as
+`decimal.ROUND_HALF_UP`) and it is applied explicitly, never via a context.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from domain.errors import DomainError, FloatRefusedError
+
+# ISO 4217 active codes whose minor unit is not 2 digits; every other listed code has 2.
+_MINOR_UNITS_EXCEPTIONS: dict[str, int] = {
+    # 0 digits
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0,
+    # 3 digits
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    # 4 digits
+    "CLF": 4, "UYW": 4,
+}  # fmt: skip
+
+_TWO_DIGIT_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD "
+    "BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP "
+    "ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR "
+    "JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU "
+    "MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR "
+    "RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS "
+    "TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG"
+)
+
+MINOR_UNITS: dict[str, int] = {code: 2 for code in _TWO_DIGIT_CODES.split()}
+MINOR_UNITS.update(_MINOR_UNITS_EXCEPTIONS)
+
+ZERO = Fraction(0)
+
+
+def minor_unit_digits(currency: str) -> int:
+    """Digits after the decimal point for an ISO 4217 currency code."""
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise DomainError(f"unknown ISO 4217 currency {currency!r}") from None
+
+
+def exact(value: Decimal | int | str | Fraction) -> Fraction:
+    """An exact Fraction from a Decimal, int or decimal string; floats are refused."""
+    if isinstance(value, float):
+        raise FloatRefusedError(f"refusing float {value!r}: money and quantities must be exact")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, str):
+        return Fraction(Decimal(value))
+    return Fraction(value)
+
+
+def round_half_up(value: Fraction, digits: int) -> Fraction:
+    """Round to `digits` decimal places, ties away from zero (ROUND_HALF_UP)."""
+    scale = 10**digits
+    scaled = abs(value) * scale
+    units = int(scaled)  # floor, since scaled >= 0
+    if scaled - units >= Fraction(1, 2):
+        units += 1
+    rounded = Fraction(units, scale)
+    return -rounded if value < 0 else rounded
+
+
+def round_money(value: Fraction, currency: str) -> Fraction:
+    return round_half_up(value, minor_unit_digits(currency))
+
+
+def _fixed(value: Fraction, digits: int) -> str:
+    """Exact decimal text of a value that has at most `digits` decimal places."""
+    scale = 10**digits
+    scaled = value * scale
+    if scaled.denominator != 1:
+        raise DomainError(f"{value} does not fit in {digits} decimal places")
+    units = scaled.numerator
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), scale)
+    return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def format_money(value: Fraction, currency: str) -> str:
+    """Published money: rounded half-up, exactly the minor unit's digits ("20.83", JPY "25000")."""
+    digits = minor_unit_digits(currency)
+    return _fixed(round_half_up(value, digits), digits)
+
+
+def format_rounded(value: Fraction, currency: str) -> str:
+    """Format a value that is already rounded to the currency's minor unit."""
+    return _fixed(value, minor_unit_digits(currency))
+
+
+def format_quantity(value: Fraction) -> str:
+    """Published quantity: exact decimal text without trailing zeros ("5", "2.5", "-3")."""
+    denominator = value.denominator
+    digits = 0
+    # Quantities come from decimals, so the denominator has only factors 2 and 5.
+    while (10**digits) % denominator and digits <= 60:
+        digits += 1
+    if (10**digits) % denominator:
+        raise DomainError(f"quantity {value} is not a finite decimal")
+    text = _fixed(value, digits)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -1,0 +1,38 @@
+"""Anchored month counting (SPEC §4.3).
+
+`A+k` is the anchor plus k calendar months with the day clamped to the month's
+end, always computed from the anchor itself (Jan 31 → Feb 29 → Mar 31), so
+whole anchored months are exact and splitting a period never changes a total.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from fractions import Fraction
+
+
+def add_months(start: date, months: int) -> date:
+    """`start` plus `months` calendar months, the day clamped to the target month's end."""
+    index = start.year * 12 + (start.month - 1) + months
+    year, month0 = divmod(index, 12)
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(start.day, last_day))
+
+
+def month_position(anchor: date, day: date) -> Fraction:
+    """m(d): whole anchored months from `anchor` to `day`, plus the elapsed fraction of the next."""
+    k = (day.year - anchor.year) * 12 + (day.month - anchor.month)
+    # The estimate is off by at most one in either direction because of day clamping.
+    while add_months(anchor, k) > day:
+        k -= 1
+    while add_months(anchor, k + 1) <= day:
+        k += 1
+    month_start = add_months(anchor, k)
+    month_end = add_months(anchor, k + 1)
+    return k + Fraction((day - month_start).days, (month_end - month_start).days)
+
+
+def months_between(anchor: date, start: date, end: date) -> Fraction:
+    """Months in [start, end) counted from `anchor`: m(end) − m(start)."""
+    return month_position(anchor, end) - month_position(anchor, start)

@@ -1,0 +1,123 @@
+"""The folded state of one asset: terms, periods, applied actions, pending events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from fractions import Fraction
+
+from domain.events import AssetTransferred, Category, Period, Subtype
+from domain.money import ZERO, round_money
+from domain.months import months_between
+from domain.reasons import ReasonCode
+
+
+class EndedBy(StrEnum):
+    CANCELLATION = "cancellation"
+    TRANSFER = "transfer"
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTerms:
+    """What a creation fixes for the asset's whole life."""
+
+    account_id: str
+    currency: str
+    product_code: str
+    product_name: str | None
+    price_term_months: int
+    renewal_term_months: int | None
+    billing_anchor: date
+    lifecycle_start: date
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedAction:
+    """An Asset Action with its deltas (SPEC §4.4); money deltas are already rounded."""
+
+    action_id: str
+    event_id: str
+    category: Category
+    subtype: Subtype | None
+    effective_date: date
+    action_time: datetime
+    order_id: str | None
+    quantity_change: Fraction
+    mrr_change: Fraction
+    amount_change: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event whose precondition failed at its position in the fold."""
+
+    action_id: str
+    event_id: str
+    event_type: str
+    effective_date: date
+    reason_code: ReasonCode
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOut:
+    """The tranches an applied transfer removed, period by period from its date on."""
+
+    event: AssetTransferred
+    periods: tuple[Period, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FoldState:
+    terms: AssetTerms | None
+    periods: tuple[Period, ...]
+    lifecycle_end: date | None
+    ended_by: EndedBy | None
+    actions: tuple[AppliedAction, ...]
+    pending: tuple[PendingEvent, ...]
+    exact_total: Fraction
+    transfers_out: tuple[TransferOut, ...]
+    # Sort key of the last applied event: a newer event sorting after it may be applied
+    # incrementally (SPEC §4.1).
+    last_key: tuple[date, int, datetime, str, str] | None
+
+
+EMPTY_FOLD = FoldState(
+    terms=None,
+    periods=(),
+    lifecycle_end=None,
+    ended_by=None,
+    actions=(),
+    pending=(),
+    exact_total=ZERO,
+    transfers_out=(),
+    last_key=None,
+)
+
+
+def period_mrr(period: Period, terms: AssetTerms) -> Fraction:
+    """MRR = Σ quantity × unit price ÷ price term months (exact)."""
+    monthly = sum((t.quantity * t.unit_price for t in period.tranches), ZERO)
+    return monthly / terms.price_term_months
+
+
+def period_amount(period: Period, terms: AssetTerms) -> Fraction:
+    """Exact amount = MRR × anchored months in [start, end)."""
+    return period_mrr(period, terms) * months_between(
+        terms.billing_anchor, period.start, period.end
+    )
+
+
+def rounded_mrr(period: Period | None, terms: AssetTerms) -> Fraction:
+    return ZERO if period is None else round_money(period_mrr(period, terms), terms.currency)
+
+
+def period_at(periods: tuple[Period, ...], day: date) -> Period | None:
+    """The period containing `day` (half-open spans), searching from the end (the usual case)."""
+    for period in reversed(periods):
+        if period.start <= day < period.end:
+            return period
+        if period.end <= day:
+            return None
+    return None
