@@ -198,8 +198,10 @@ def _receive_transfer(
             return _duplicate(ledger)
     elif event.withdrawn:
         return _duplicate(ledger)  # withdrawing something never received: nothing to do
+    # A withdrawal stays as the entry (the fold ignores it) so that its revision keeps
+    # older, replayed revisions from bringing the units back.
     kept = tuple(d for d in ledger.entries if d.event.action_id != event.action_id)
-    entries = kept if event.withdrawn else _insert_entry(kept, delivery)
+    entries = _insert_entry(kept, delivery)
     if current is None and folding.can_extend(ledger.fold, event):
         new_fold = folding.extend(ledger.fold, event)
     else:
@@ -239,6 +241,10 @@ def _publish(
             published = PublishedHead(
                 as_of, snapshot.status.value, snapshot.current_quantity, snapshot.current_mrr
             )
+    retracted = new_fold.terms is None and ledger.fold.terms is not None
+    if retracted:
+        version += 1  # the asset vanished: that is a content change too
+        published = None
     transfers = _transfer_changes(ledger, ledger.fold, new_fold, version)
     updated = replace(
         ledger,
@@ -248,7 +254,7 @@ def _publish(
         published=published,
         updated_by_event_id=updated_by if snapshot is not None else ledger.updated_by_event_id,
     )
-    return Step(updated, outcome, snapshot, (), transfers)
+    return Step(updated, outcome, snapshot, (), transfers, retracted)
 
 
 def _pending_clocks(

@@ -60,6 +60,8 @@ class Step:
     `snapshot` is set when it must be published: its content changed (and so
     its version rose), or a duplicate asks for a re-publish. `transfers` go to
     the target assets (keyed by `event.asset_id`) through the keyed path.
+    `retracted` means the asset no longer exists (a transfer target whose
+    transfer stopped applying): publish a tombstone for its key.
     """
 
     ledger: object  # domain.ledger.AssetLedger (kept untyped here to avoid a cycle)
@@ -67,3 +69,4 @@ class Step:
     snapshot: AssetSnapshot | None
     dead_letters: tuple[DeadLetter, ...]
     transfers: tuple[TransferReceived, ...]
+    retracted: bool = False
