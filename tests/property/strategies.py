@@ -36,10 +36,12 @@ def creations(draw: st.DrawFn, asset_id: str = "A") -> AssetCreated:
     months = draw(st.integers(1, 24))
     return AssetCreated(
         event_id=draw(st.sampled_from(["c1", "c2"])), line_id="1", asset_id=asset_id,
-        time=draw(times), order_id="O", account_id="ACC", currency=draw(st.sampled_from(CURRENCIES)),
+        time=draw(times), order_id="O", account_id="ACC",
+        currency=draw(st.sampled_from(CURRENCIES)),
         product_code="P", product_name=None, quantity=draw(quantities), unit_price=draw(prices),
         price_term_months=draw(st.sampled_from([1, 3, 12])), start_date=start,
-        end_date=add_months(start, months), renewal_term_months=draw(st.sampled_from([None, 1, 12])),
+        end_date=add_months(start, months),
+        renewal_term_months=draw(st.sampled_from([None, 1, 12])),
         category=Category.INITIAL_SALE,
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -48,7 +49,7 @@ def amounts_add_up_to_total(snapshot: AssetSnapshot) -> bool:
 
 def periods_tile_the_lifecycle(state: FoldState) -> bool:
     spans = [(p.start, p.end) for p in state.periods]
-    contiguous = all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    contiguous = all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     positive = all(p.start < p.end and p.quantity > 0 for p in state.periods)
     ends = not spans or (
         spans[0][0] >= state.terms.lifecycle_start and spans[-1][1] == state.lifecycle_end
