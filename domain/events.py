@@ -45,15 +45,36 @@ class Tranche:
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """A half-open span [start, end) with constant tranches (oldest first)."""
+    """A half-open span [start, end) with constant tranches (oldest first).
+
+    `quantity` and `value` (Σ quantity × unit price) travel with the tranches so
+    that an upsell on a long history costs O(1) instead of re-summing every tranche.
+    Build with `Period.of`; derive with `spanning`, `appended`.
+    """
 
     start: date
     end: date
     tranches: tuple[Tranche, ...]
+    quantity: Fraction
+    value: Fraction
 
-    @property
-    def quantity(self) -> Fraction:
-        return sum((t.quantity for t in self.tranches), Fraction(0))
+    @classmethod
+    def of(cls, start: date, end: date, tranches: tuple[Tranche, ...]) -> Period:
+        quantity = sum((t.quantity for t in tranches), Fraction(0))
+        value = sum((t.quantity * t.unit_price for t in tranches), Fraction(0))
+        return cls(start, end, tranches, quantity, value)
+
+    def spanning(self, start: date, end: date) -> Period:
+        return Period(start, end, self.tranches, self.quantity, self.value)
+
+    def appended(self, tranche: Tranche) -> Period:
+        return Period(
+            self.start,
+            self.end,
+            (*self.tranches, tranche),
+            self.quantity + tranche.quantity,
+            self.value + tranche.quantity * tranche.unit_price,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
     step = _publish(
         updated, new_fold, Outcome.DEAD_LETTERED, ledger.updated_by_event_id, as_of=as_of, now=now
     )
-    return replace(step, dead_letters=letters)
+    return step.with_dead_letters(letters)
 
 
 def refresh(ledger: AssetLedger, *, as_of: date) -> Step:
@@ -226,21 +226,11 @@ def _publish(
     if now is not None:
         pending_since = _pending_clocks(ledger, new_fold, now)
     version = ledger.version
-    snapshot: AssetSnapshot | None = None
     published = ledger.published
-    if new_fold.terms is not None:
+    head = head_at(new_fold, as_of)
+    if head is not None:
         version += 1
-        snapshot = render(
-            new_fold,
-            asset_id=ledger.asset_id,
-            version=version,
-            as_of=as_of,
-            updated_by_event_id=updated_by,
-        )
-        if snapshot is not None:
-            published = PublishedHead(
-                as_of, snapshot.status.value, snapshot.current_quantity, snapshot.current_mrr
-            )
+        published = PublishedHead(as_of, *head)
     retracted = new_fold.terms is None and ledger.fold.terms is not None
     if retracted:
         version += 1  # the asset vanished: that is a content change too
@@ -252,9 +242,12 @@ def _publish(
         pending_since=pending_since,
         version=version,
         published=published,
-        updated_by_event_id=updated_by if snapshot is not None else ledger.updated_by_event_id,
+        updated_by_event_id=updated_by if head is not None else ledger.updated_by_event_id,
     )
-    return Step(updated, outcome, snapshot, (), transfers, retracted)
+    if head is None:
+        return Step(updated, outcome, None, (), transfers, retracted)
+    # Rendering lists the whole history: defer it until the shell publishes.
+    return Step(updated, outcome, None, (), transfers, render=lambda: current_snapshot(updated))
 
 
 def _pending_clocks(

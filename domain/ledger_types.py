@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -53,20 +54,61 @@ class Outcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
 
 
-@dataclass(frozen=True, slots=True)
 class Step:
     """The result of one ledger transition: new state plus what to emit.
 
     `snapshot` is set when it must be published: its content changed (and so
-    its version rose), or a duplicate asks for a re-publish. `transfers` go to
-    the target assets (keyed by `event.asset_id`) through the keyed path.
+    its version rose), or a duplicate asks for a re-publish. It is rendered on
+    first access: a snapshot lists the whole history, so rendering costs
+    O(history) while the transition itself does not. `transfers` go to the
+    target assets (keyed by `event.asset_id`) through the keyed path.
     `retracted` means the asset no longer exists (a transfer target whose
     transfer stopped applying): publish a tombstone for its key.
     """
 
-    ledger: object  # domain.ledger.AssetLedger (kept untyped here to avoid a cycle)
-    outcome: Outcome | None
-    snapshot: AssetSnapshot | None
-    dead_letters: tuple[DeadLetter, ...]
-    transfers: tuple[TransferReceived, ...]
-    retracted: bool = False
+    __slots__ = (
+        "_render",
+        "_snapshot",
+        "dead_letters",
+        "ledger",
+        "outcome",
+        "retracted",
+        "transfers",
+    )
+
+    def __init__(
+        self,
+        ledger: object,  # domain.ledger.AssetLedger (untyped here to avoid an import cycle)
+        outcome: Outcome | None,
+        snapshot: AssetSnapshot | None = None,
+        dead_letters: tuple[DeadLetter, ...] = (),
+        transfers: tuple[TransferReceived, ...] = (),
+        retracted: bool = False,
+        *,
+        render: Callable[[], AssetSnapshot | None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.outcome = outcome
+        self._snapshot = snapshot
+        self._render = render
+        self.dead_letters = dead_letters
+        self.transfers = transfers
+        self.retracted = retracted
+
+    @property
+    def snapshot(self) -> AssetSnapshot | None:
+        if self._render is not None:
+            self._snapshot, self._render = self._render(), None
+        return self._snapshot
+
+    def with_dead_letters(self, dead_letters: tuple[DeadLetter, ...]) -> Step:
+        step = Step(self.ledger, self.outcome, self._snapshot, dead_letters, self.transfers,
+                    self.retracted, render=self._render)  # fmt: skip
+        return step
+
+    def __repr__(self) -> str:
+        return (
+            f"Step(outcome={self.outcome}, snapshot={self.snapshot!r}, "
+            f"dead_letters={self.dead_letters!r}, transfers={self.transfers!r}, "
+            f"retracted={self.retracted})"
+        )

@@ -62,8 +62,8 @@ def _split_at(periods: tuple[Period, ...], day: date) -> tuple[tuple[Period, ...
         p = periods[index]
         periods = (
             *periods[:index],
-            Period(p.start, day, p.tranches),
-            Period(day, p.end, p.tranches),
+            p.spanning(p.start, day),
+            p.spanning(day, p.end),
             *periods[index + 1 :],
         )
         index += 1
@@ -83,11 +83,14 @@ def _replace_tail(
     return (*head, *new_tail), state.exact_total - removed + added
 
 
-def _remove_lifo(
-    tranches: tuple[Tranche, ...], quantity: Fraction
-) -> tuple[tuple[Tranche, ...], tuple[Tranche, ...]] | None:
-    """Remove `quantity` units newest-first; (remaining, removed oldest-first) or None if short."""
-    remaining = list(tranches)
+def _remove_lifo(period: Period, quantity: Fraction) -> tuple[Period, Period] | None:
+    """Remove `quantity` units newest-first: (what remains, what was removed), or None if short.
+
+    Both keep the period's span; removed tranches stay oldest-first.
+    """
+    if quantity > period.quantity:
+        return None
+    remaining = list(period.tranches)
     removed: list[Tranche] = []
     left = quantity
     while left > 0:
@@ -102,7 +105,15 @@ def _remove_lifo(
             removed.append(Tranche(left, newest.unit_price))
             left = ZERO
     removed.reverse()
-    return tuple(remaining), tuple(removed)
+    taken = Period.of(period.start, period.end, tuple(removed))
+    kept = Period(
+        period.start,
+        period.end,
+        tuple(remaining),
+        period.quantity - taken.quantity,
+        period.value - taken.value,
+    )
+    return kept, taken
 
 
 def _within_term(state: FoldState, terms: AssetTerms, day: date) -> Refused | None:
@@ -140,7 +151,9 @@ def create(state: FoldState, event: AssetCreated | TransferReceived) -> Applied 
             lifecycle_start=event.start_date,
         )
         periods: tuple[Period, ...] = (
-            Period(event.start_date, event.end_date, (Tranche(event.quantity, event.unit_price),)),
+            Period.of(
+                event.start_date, event.end_date, (Tranche(event.quantity, event.unit_price),)
+            ),
         )
     else:
         terms = AssetTerms(
@@ -183,17 +196,16 @@ def change_quantity(
     for p in old_tail:
         if event.quantity_change > 0:
             price = event.unit_price if event.unit_price is not None else p.tranches[-1].unit_price
-            tranches = (*p.tranches, Tranche(event.quantity_change, price))
+            new_tail.append(p.appended(Tranche(event.quantity_change, price)))
         else:
-            result = _remove_lifo(p.tranches, -event.quantity_change)
-            if result is None or not result[0]:
+            result = _remove_lifo(p, -event.quantity_change)
+            if result is None or not result[0].tranches:
                 return Refused(
                     ReasonCode.INSUFFICIENT_QUANTITY,
                     f"downsell of {-event.quantity_change} would leave no units in "
                     f"[{p.start}, {p.end}) (quantity {p.quantity}); use a cancellation",
                 )
-            tranches = result[0]
-        new_tail.append(Period(p.start, p.end, tranches))
+            new_tail.append(result[0])
     before = period_at(state.periods, day)
     new_periods, total = _replace_tail(state, terms, old_tail, tuple(new_tail), head)
     new = _evolve(state, periods=new_periods, exact_total=total)
@@ -224,7 +236,11 @@ def renew(state: FoldState, event: AssetRenewed, terms: AssetTerms) -> Applied |
         tranches = tuple(Tranche(t.quantity, t.unit_price * factor) for t in last.tranches)
     else:
         tranches = last.tranches
-    renewal = Period(event.start_date, end, tranches)
+    renewal = (
+        last.spanning(event.start_date, end)
+        if tranches is last.tranches
+        else Period.of(event.start_date, end, tranches)
+    )
     new = _evolve(
         state,
         periods=(*state.periods, renewal),
@@ -272,15 +288,15 @@ def transfer(state: FoldState, event: AssetTransferred, terms: AssetTerms) -> Ap
     kept: list[Period] = []
     moved: list[Period] = []
     for p in old_tail:
-        result = _remove_lifo(p.tranches, event.quantity)
+        result = _remove_lifo(p, event.quantity)
         if result is None:
             return Refused(
                 ReasonCode.INSUFFICIENT_QUANTITY,
                 f"transfer of {event.quantity} exceeds the quantity {p.quantity} "
                 f"in [{p.start}, {p.end})",
             )
-        kept.append(Period(p.start, p.end, result[0]))
-        moved.append(Period(p.start, p.end, result[1]))
+        kept.append(result[0])
+        moved.append(result[1])
     emptied = sum(1 for p in kept if not p.tranches)
     if emptied and emptied != len(kept):
         return Refused(

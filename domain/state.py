@@ -98,8 +98,7 @@ EMPTY_FOLD = FoldState(
 
 def period_mrr(period: Period, terms: AssetTerms) -> Fraction:
     """MRR = Σ quantity × unit price ÷ price term months (exact)."""
-    monthly = sum((t.quantity * t.unit_price for t in period.tranches), ZERO)
-    return monthly / terms.price_term_months
+    return period.value / terms.price_term_months
 
 
 def period_amount(period: Period, terms: AssetTerms) -> Fraction:

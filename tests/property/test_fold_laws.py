@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.events import AssetEvent, AssetTransferred, Period, sort_key
+from domain.events import AssetEvent, AssetTransferred, sort_key
 from domain.fold import fold
 from domain.ledger import AssetLedger, new_ledger, receive
 from domain.ledger_types import Outcome
@@ -101,7 +101,7 @@ def test_splitting_a_period_anywhere_leaves_the_total_unchanged(
     cut = period.start + timedelta(
         days=data.draw(st.integers(1, (period.end - period.start).days - 1))
     )
-    halves = (Period(period.start, cut, period.tranches), Period(cut, period.end, period.tranches))
+    halves = (period.spanning(period.start, cut), period.spanning(cut, period.end))
     assert sum(period_amount(h, terms) for h in halves) == period_amount(period, terms)
 
 
