@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain.events import (  # noqa: E402
+from domain.events import (
     AssetCancelled,
     AssetCreated,
     AssetEvent,
@@ -30,9 +30,9 @@ from domain.events import (  # noqa: E402
     Category,
     QuantityChanged,
 )
-from domain.ledger import AssetLedger, new_ledger, receive  # noqa: E402
-from domain.ledger_types import Delivery, Source  # noqa: E402
-from domain.months import add_months  # noqa: E402
+from domain.ledger import AssetLedger, new_ledger, receive
+from domain.ledger_types import Delivery, Source
+from domain.months import add_months
 
 AS_OF = date(2026, 6, 1)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -69,21 +69,27 @@ def realistic_mix(assets: int, seed: int) -> list[AssetEvent]:
             day += timedelta(days=rnd.randint(15, 60))
             eid = f"amd-{n}-{k}"
             roll = rnd.random()
-            if roll < 0.55:
-                amendments.append(QuantityChanged(eid, c.asset_id, clock, day, Fraction(rnd.randint(1, 5)), None, None))  # fmt: skip
-            elif roll < 0.75:
-                amendments.append(QuantityChanged(eid, c.asset_id, clock, day, Fraction(-1), None, None))  # fmt: skip
-            elif roll < 0.9:
-                amendments.append(AssetRenewed(eid, c.asset_id, clock, c.end_date, None, None, Fraction(3), None))  # fmt: skip
-            elif roll < 0.95:
-                amendments.append(AssetTransferred(eid, c.asset_id, clock, day, Fraction(1), "ACC-2", f"{c.asset_id}/t{k}", None))  # fmt: skip
-            else:
-                amendments.append(AssetCancelled(eid, c.asset_id, clock, day, None))
+            amendments.append(_amendment(roll, eid, c, clock, day, k, rnd))
             clock += timedelta(seconds=30)
     for i in range(1, len(amendments)):
         if rnd.random() < 0.05:
             amendments[i - 1], amendments[i] = amendments[i], amendments[i - 1]
     return events + amendments
+
+
+def _amendment(
+    roll: float, eid: str, c: AssetCreated, clock: datetime, day: date, k: int, rnd: random.Random
+) -> AssetEvent:
+    if roll < 0.55:
+        return QuantityChanged(eid, c.asset_id, clock, day, Fraction(rnd.randint(1, 5)), None, None)
+    if roll < 0.75:
+        return QuantityChanged(eid, c.asset_id, clock, day, Fraction(-1), None, None)
+    if roll < 0.9:
+        return AssetRenewed(eid, c.asset_id, clock, c.end_date, None, None, Fraction(3), None)
+    if roll < 0.95:
+        target = f"{c.asset_id}/t{k}"
+        return AssetTransferred(eid, c.asset_id, clock, day, Fraction(1), "ACC-2", target, None)
+    return AssetCancelled(eid, c.asset_id, clock, day, None)
 
 
 def run_mix(events: list[AssetEvent], render: bool) -> float:
@@ -136,7 +142,9 @@ def per_event_costs(sizes: list[int], repeat: int) -> Iterator[tuple[int, float,
     for size in sizes:
         ledger, last = history(size)
 
-        def in_order(i: int, render: bool = False) -> None:
+        def in_order(
+            i: int, render: bool = False, ledger: AssetLedger = ledger, last: date = last
+        ) -> None:
             ev = QuantityChanged(
                 f"n{i}", "H", NOW, last + timedelta(days=5), Fraction(1), None, None
             )
@@ -144,7 +152,7 @@ def per_event_costs(sizes: list[int], repeat: int) -> Iterator[tuple[int, float,
             if render:
                 _ = step.snapshot
 
-        def backdated(i: int) -> None:
+        def backdated(i: int, ledger: AssetLedger = ledger) -> None:
             ev = QuantityChanged(f"b{i}", "H", NOW, date(2000, 1, 11), Fraction(1), None, None)
             receive(ledger, deliver(ev), as_of=AS_OF, now=NOW)
 
