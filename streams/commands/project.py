@@ -1,0 +1,42 @@
+"""`assetstream project`: the Redis projection of asset snapshots, on its own."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = (
+    "Copy the highest-version snapshot of every asset from Kafka into Redis (runs until stopped)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+    import sys
+
+    from streams.settings import SettingsError, load_settings
+    from streams.sinks.redis_projection import run_projection
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"assetstream project: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_projection(settings, stop)
+
+    asyncio.run(main())
+    return 0

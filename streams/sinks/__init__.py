@@ -1,0 +1,1 @@
+"""Sinks: consumers that copy output topics somewhere else (the Redis read model)."""

@@ -1,0 +1,196 @@
+"""Projection of `assets.snapshots` into the Redis read model.
+
+A plain aiokafka consumer in its own consumer group (`{prefix}assetstream-projection`),
+so a slow or absent Redis never holds back the stream processor. Offsets are
+committed by hand, and only after every record of a batch is in Redis: while
+Redis is down the projection retries with backoff and commits nothing, so a
+crash or a restart resumes from the last projected record. Writes are
+idempotent (the versioned Lua script), so re-reading records is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from prometheus_client import Counter
+
+from streams.readmodel import ReadModel, SnapshotFormatError, namespace_for
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+    from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SNAPSHOTS_TOPIC: Final = "assets.snapshots"
+
+PROJECTED = Counter(
+    "assetstream_projection_records_total",
+    "Snapshot records read by the Redis projection, by outcome.",
+    ["outcome"],  # written | stale | deleted | invalid
+)
+REDIS_RETRIES = Counter(
+    "assetstream_projection_redis_retries_total",
+    "Redis writes retried by the projection because Redis was unreachable.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionConfig:
+    """Everything the projection needs, so tests can run it without the environment."""
+
+    topic: str
+    group_id: str
+    redis_url: str
+    namespace: str
+    kafka_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int = 500
+    poll_timeout_ms: int = 500
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+
+
+def config_from_settings(settings: Settings) -> ProjectionConfig:
+    from streams.settings import aiokafka_kwargs, topic_name
+
+    return ProjectionConfig(
+        topic=topic_name(settings, SNAPSHOTS_TOPIC),
+        group_id=f"{settings.topic_prefix}assetstream-projection",
+        redis_url=settings.redis_url,
+        namespace=namespace_for(settings.topic_prefix),
+        kafka_kwargs=aiokafka_kwargs(settings),
+    )
+
+
+async def run_projection(settings: Settings, stop_event: asyncio.Event) -> None:
+    """Project snapshots into Redis until `stop_event` is set (the worker's entry point)."""
+    await project_snapshots(config_from_settings(settings), stop_event)
+
+
+def open_redis(redis_url: str) -> Any:
+    """A Redis client that fails fast: the projection's loop owns the retrying."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return Redis.from_url(
+        redis_url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event) -> None:
+    """Consume, write to Redis, commit; repeat until `stop_event` is set."""
+    from aiokafka import AIOKafkaConsumer
+
+    redis = open_redis(config.redis_url)
+    model = ReadModel(redis, config.namespace)
+    kafka_kwargs = dict(config.kafka_kwargs)
+    consumer = AIOKafkaConsumer(
+        config.topic,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # A long Redis outage keeps us away from getmany(); past this the group
+        # rebalances and the uncommitted records are simply read again.
+        max_poll_interval_ms=300_000,
+        **kafka_kwargs,
+    )
+    await consumer.start()
+    log.info("projection: %s -> redis (group %s)", config.topic, config.group_id)
+    try:
+        while not stop_event.is_set():
+            batch = await consumer.getmany(
+                timeout_ms=config.poll_timeout_ms, max_records=config.batch_size
+            )
+            if not batch:
+                continue
+            if not await _write_with_retry(model, batch, config, stop_event):
+                return  # stopping mid-outage: nothing committed, records are re-read
+            await _commit(consumer, batch)
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        with contextlib.suppress(Exception):
+            await redis.aclose()
+
+
+async def _write_with_retry(
+    model: ReadModel,
+    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    config: ProjectionConfig,
+    stop_event: asyncio.Event,
+) -> bool:
+    """Write a batch until it succeeds (True) or `stop_event` is set (False)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    delay = config.backoff_initial_s
+    while True:
+        try:
+            await _write_batch(model, batch)
+            return True
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            REDIS_RETRIES.inc()
+            log.warning("projection: redis unavailable (%s); retrying in %.1fs", exc, delay)
+        # Sleep on the stop event so a shutdown is not delayed by the backoff.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=delay)
+        if stop_event.is_set():
+            return False
+        delay = min(delay * 2, config.backoff_max_s)
+
+
+async def _write_batch(
+    model: ReadModel, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+) -> None:
+    """Write every record; the Lua script makes a repeated write a no-op."""
+    for records in batch.values():
+        for record in records:
+            await _write_record(model, record)
+
+
+async def _write_record(model: ReadModel, record: ConsumerRecord[bytes, bytes]) -> None:
+    if record.value is None:
+        if record.key is not None:
+            await model.delete_asset(record.key.decode("utf-8", errors="replace"))
+            PROJECTED.labels("deleted").inc()
+        return
+    try:
+        written = await model.put_snapshot(record.value)
+    except (SnapshotFormatError, ValueError) as exc:
+        # Our own output topic; a bad record is a producer bug. Skip it loudly
+        # rather than stop projecting every other asset.
+        PROJECTED.labels("invalid").inc()
+        log.error(
+            "projection: skipping invalid snapshot at %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            exc,
+        )
+        return
+    PROJECTED.labels("written" if written else "stale").inc()
+
+
+async def _commit(
+    consumer: AIOKafkaConsumer,
+    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+) -> None:
+    from aiokafka.errors import CommitFailedError, KafkaError
+
+    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        # A rebalance took the partitions away; their new owner re-reads from
+        # the last commit, and re-writing is idempotent.
+        log.warning("projection: commit failed (%s); records will be re-read", exc)

@@ -1,0 +1,391 @@
+// assetstream pages: the asset page (Details · Related · Dashboard), the
+// account page and a not-found page, drawn from the JSON embedded in the HTML.
+// No framework, no network requests, no innerHTML with data: every value goes
+// in through textContent, so an id or a product name cannot inject markup.
+// Money and quantities are shown exactly as published (strings); they become
+// numbers only to place chart points on the screen.
+(function () {
+  "use strict";
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function svg(tag, attrs, children) {
+    var node = document.createElementNS(SVG_NS, tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    if (!attrs) return;
+    Object.keys(attrs).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") node.textContent = String(value);
+      else if (key === "testid") node.setAttribute("data-testid", value);
+      else node.setAttribute(key, String(value));
+    });
+  }
+
+  function append(node, children) {
+    if (children === null || children === undefined) return;
+    (Array.isArray(children) ? children : [children]).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+  }
+
+  function money(value, currency) {
+    return value === null || value === undefined ? "—" : currency + " " + value;
+  }
+
+  function signed(value) {
+    if (value === null || value === undefined) return "—";
+    var text = String(value);
+    return text.charAt(0) === "-" || /^0(\.0*)?$/.test(text) ? text : "+" + text;
+  }
+
+  function label(text) {
+    return text ? String(text).replace(/_/g, " ") : "—";
+  }
+
+  function months(n) {
+    if (n === null || n === undefined) return "—";
+    return n + (Number(n) === 1 ? " month" : " months");
+  }
+
+  function parseDay(iso) {
+    var p = iso.split("-");
+    return Date.UTC(Number(p[0]), Number(p[1]) - 1, Number(p[2])) / 86400000;
+  }
+
+  function prettyDate(iso) {
+    if (!iso) return "—";
+    var p = iso.split("-");
+    return MONTHS[Number(p[1]) - 1] + " " + Number(p[2]) + ", " + p[0];
+  }
+
+  function badge(status) {
+    return el("span", { class: "badge badge-" + status, testid: "status-badge", text: label(status) });
+  }
+
+  function card(title, body, testid) {
+    return el("section", { class: "card", testid: testid }, [
+      title ? el("h2", { class: "card-title", text: title }) : null,
+      body,
+    ]);
+  }
+
+  // ---- tables ---------------------------------------------------------------
+
+  function table(testid, rowTestid, columns, rows, empty) {
+    var head = el("tr", null, columns.map(function (c) {
+      return el("th", { scope: "col", class: c.num ? "num" : null, text: c.title });
+    }));
+    var body = rows.length
+      ? rows.map(function (row, index) {
+          return el("tr", { testid: rowTestid, "data-index": index }, columns.map(function (c) {
+            var cell = c.render ? c.render(row) : row[c.key];
+            var td = el("td", { class: c.num ? "num" : null, "data-field": c.key, "data-label": c.title });
+            append(td, typeof cell === "object" && cell !== null ? cell : String(cell === null || cell === undefined ? "—" : cell));
+            return td;
+          }));
+        })
+      : [el("tr", { class: "empty" }, el("td", { colspan: columns.length, text: empty }))];
+    return el("div", { class: "table-wrap" }, el("table", { class: "data", testid: testid }, [
+      el("thead", null, head),
+      el("tbody", null, body),
+    ]));
+  }
+
+  // ---- chart ----------------------------------------------------------------
+
+  function niceMax(max) {
+    if (!(max > 0)) return 1;
+    var exp = Math.pow(10, Math.floor(Math.log10(max)));
+    var steps = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] * exp >= max * 1.08) return steps[i] * exp;
+    }
+    return 10 * exp;
+  }
+
+  function monthTicks(from, to) {
+    // First days of months inside [from, to], thinned to at most 6 labels.
+    var ticks = [];
+    var d = new Date(from * 86400000);
+    var y = d.getUTCFullYear(), m = d.getUTCMonth() + 1;
+    if (m > 11) { m = 0; y += 1; }
+    while (true) {
+      var day = Date.UTC(y, m, 1) / 86400000;
+      if (day > to) break;
+      ticks.push({ day: day, text: MONTHS[m] + " " + String(y).slice(2) });
+      m += 1;
+      if (m > 11) { m = 0; y += 1; }
+    }
+    var step = Math.max(1, Math.ceil(ticks.length / 6));
+    return ticks.filter(function (_, i) { return i % step === 0; });
+  }
+
+  // A step chart of one series over the state periods, with the as_of day marked.
+  function stepChart(series, title, periods, key, snapshot, format) {
+    var W = 720, H = 240, L = 64, R = 20, T = 18, B = 34;
+    var start = parseDay(snapshot.lifecycle_start_date);
+    var end = parseDay(snapshot.lifecycle_end_date);
+    var today = parseDay(snapshot.as_of);
+    var from = Math.min(start, today), to = Math.max(end, today);
+    if (to <= from) to = from + 1;
+    var values = periods.map(function (p) { return Number(p[key]); });
+    var top = niceMax(Math.max.apply(null, values.concat([0])));
+    function x(day) { return L + (day - from) / (to - from) * (W - L - R); }
+    function y(v) { return T + (1 - v / top) * (H - T - B); }
+    function r(n) { return Math.round(n * 10) / 10; }
+
+    var grid = [];
+    for (var i = 0; i <= 4; i++) {
+      var v = top * i / 4;
+      grid.push(svg("line", { class: "grid", x1: L, x2: W - R, y1: r(y(v)), y2: r(y(v)) }));
+      grid.push(svg("text", { class: "axis-label", x: L - 8, y: r(y(v)) + 4, "text-anchor": "end",
+        text: format(v) }));
+    }
+    monthTicks(from, to).forEach(function (t) {
+      grid.push(svg("line", { class: "tick", x1: r(x(t.day)), x2: r(x(t.day)), y1: H - B, y2: H - B + 5 }));
+      grid.push(svg("text", { class: "axis-label", x: r(x(t.day)), y: H - B + 18, "text-anchor": "middle",
+        text: t.text }));
+    });
+
+    // Path: along each period at its value; down to zero across any gap.
+    var d = "", area = "", prevEnd = null;
+    periods.forEach(function (p, idx) {
+      var x0 = r(x(parseDay(p.start_date))), x1 = r(x(parseDay(p.end_date))), yv = r(y(values[idx]));
+      if (prevEnd === null) { d += "M" + x0 + " " + yv; }
+      else if (prevEnd !== p.start_date) { d += "V" + r(y(0)) + "M" + x0 + " " + r(y(0)) + "V" + yv; }
+      else { d += "V" + yv; }
+      d += "H" + x1;
+      area += "M" + x0 + " " + r(y(0)) + "V" + yv + "H" + x1 + "V" + r(y(0)) + "Z";
+      prevEnd = p.end_date;
+    });
+
+    var points = periods.map(function (p, idx) {
+      var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
+      return svg("circle", {
+        class: "point point-" + series, cx: cx, cy: cy, r: 4.5, testid: "chart-point",
+        "data-series": series, "data-start": p.start_date, "data-end": p.end_date, "data-value": p[key],
+      }, svg("title", { text: prettyDate(p.start_date) + " – " + prettyDate(p.end_date) + ": " + p[key] }));
+    });
+
+    var tx = r(x(today));
+    var todayMark = svg("g", { class: "today", testid: "chart-today", "data-date": snapshot.as_of }, [
+      svg("line", { x1: tx, x2: tx, y1: T - 6, y2: H - B }),
+      svg("text", { x: tx + (tx > W - 140 ? -6 : 6), y: T + 4, "text-anchor": tx > W - 140 ? "end" : "start",
+        text: "Today · " + snapshot.as_of }),
+    ]);
+
+    var chart = svg("svg", {
+      class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", testid: "chart-" + series,
+      "aria-label": title + " from " + snapshot.lifecycle_start_date + " to " + snapshot.lifecycle_end_date,
+      preserveAspectRatio: "xMidYMid meet",
+    }, [
+      svg("g", null, grid),
+      svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
+      svg("path", { class: "area area-" + series, d: area }),
+      svg("path", { class: "line line-" + series, d: d, testid: "chart-line-" + series }),
+      todayMark,
+      svg("g", null, points),
+    ]);
+    return card(title, el("div", { class: "chart-wrap" }, chart), "chart-card-" + series);
+  }
+
+  // ---- asset page -------------------------------------------------------------
+
+  function detailsPanel(s) {
+    var product = s.product_name ? s.product_name + " (" + s.product_code + ")" : s.product_code;
+    var fields = [
+      ["account", "Account", el("a", { href: "/ui/accounts/" + encodeURIComponent(s.account_id), text: s.account_id })],
+      ["product", "Product", product],
+      ["status", "Status", badge(s.status)],
+      ["current-quantity", "Current quantity", s.current_quantity],
+      ["current-mrr", "Current MRR", money(s.current_mrr, s.currency)],
+      ["lifecycle-start", "Lifecycle start date", s.lifecycle_start_date],
+      ["lifecycle-end", "Lifecycle end date", s.lifecycle_end_date],
+      ["renewal-term", "Renewal term", months(s.renewal_term_months)],
+      ["total-lifecycle-amount", "Total lifecycle amount", money(s.total_lifecycle_amount, s.currency)],
+      ["price-term", "Price term", months(s.price_term_months)],
+      ["billing-anchor", "Billing anchor date", s.billing_anchor_date || "—"],
+      ["currency", "Currency", s.currency],
+    ];
+    var list = el("dl", { class: "details" }, fields.map(function (f) {
+      var dd = el("dd", { testid: "detail-" + f[0] });
+      append(dd, f[2] === null || f[2] === undefined ? "—" : f[2]);
+      return el("div", { class: "detail" }, [el("dt", { text: f[1] }), dd]);
+    }));
+    var meta = el("p", { class: "meta", testid: "snapshot-meta",
+      text: "Snapshot version " + s.version + " as of " + s.as_of +
+        (s.updated_by_event_id ? " · last change by event " + s.updated_by_event_id : "") });
+    return [card("Asset details", list, "details-card"), meta];
+  }
+
+  function relatedPanel(s) {
+    var cur = s.currency;
+    var actions = table("actions-table", "action-row", [
+      { key: "category", title: "Category", render: function (a) { return label(a.category); } },
+      { key: "subtype", title: "Subtype", render: function (a) { return a.subtype ? label(a.subtype) : "—"; } },
+      { key: "effective_date", title: "Effective date" },
+      { key: "action_time", title: "Action time", render: function (a) { return (a.action_time || "").replace("T", " ").replace("Z", " UTC"); } },
+      { key: "quantity_change", title: "Quantity change", num: true, render: function (a) { return signed(a.quantity_change); } },
+      { key: "mrr_change", title: "MRR change", num: true, render: function (a) { return signed(a.mrr_change); } },
+      { key: "amount_change", title: "Amount change", num: true, render: function (a) { return signed(a.amount_change); } },
+      { key: "order_id", title: "Order", render: function (a) { return a.order_id || "—"; } },
+    ], s.actions || [], "No actions yet.");
+    var periods = table("periods-table", "period-row", [
+      { key: "start_date", title: "Start date" },
+      { key: "end_date", title: "End date" },
+      { key: "quantity", title: "Quantity", num: true },
+      { key: "mrr", title: "MRR (" + cur + ")", num: true },
+      { key: "amount", title: "Amount (" + cur + ")", num: true },
+    ], s.state_periods || [], "No state periods.");
+    var out = [
+      card("Asset Actions (" + (s.actions || []).length + ")", actions, "actions-card"),
+      card("Asset State Periods (" + (s.state_periods || []).length + ")", periods, "periods-card"),
+    ];
+    if (s.pending_events && s.pending_events.length) {
+      out.push(card("Pending events (" + s.pending_events.length + ")", table("pending-table", "pending-row", [
+        { key: "event_id", title: "Event" },
+        { key: "type", title: "Type" },
+        { key: "effective_date", title: "Effective date" },
+        { key: "reason_code", title: "Reason code" },
+        { key: "reason", title: "Reason" },
+      ], s.pending_events, ""), "pending-card"));
+    }
+    return out;
+  }
+
+  function kpi(testid, title, value, note) {
+    return el("div", { class: "kpi", testid: testid }, [
+      el("div", { class: "kpi-title", text: title }),
+      el("div", { class: "kpi-value", text: value }),
+      note ? el("div", { class: "kpi-note", text: note }) : null,
+    ]);
+  }
+
+  function dashboardPanel(s) {
+    var periods = s.state_periods || [];
+    var daysLeft = parseDay(s.lifecycle_end_date) - parseDay(s.as_of);
+    var termNote = daysLeft > 0 ? daysLeft + " days left in term" : "ended " + s.lifecycle_end_date;
+    var kpis = el("div", { class: "kpis" }, [
+      kpi("kpi-quantity", "Current quantity", s.current_quantity, "as of " + s.as_of),
+      kpi("kpi-mrr", "Current MRR", money(s.current_mrr, s.currency), null),
+      kpi("kpi-total", "Total lifecycle amount", money(s.total_lifecycle_amount, s.currency),
+        periods.length + (periods.length === 1 ? " state period" : " state periods")),
+      kpi("kpi-status", "Status", label(s.status), termNote),
+    ]);
+    return [
+      kpis,
+      stepChart("quantity", "Quantity over the lifecycle", periods, "quantity", s, function (v) {
+        return String(Math.round(v * 100) / 100);
+      }),
+      stepChart("mrr", "MRR over the lifecycle (" + s.currency + ")", periods, "mrr", s, function (v) {
+        return v >= 1000 ? (Math.round(v / 100) / 10) + "k" : String(Math.round(v * 100) / 100);
+      }),
+    ];
+  }
+
+  function tabs(panels) {
+    var bar = el("div", { class: "tabs", role: "tablist" });
+    var sections = [];
+    panels.forEach(function (p) {
+      var button = el("button", {
+        type: "button", role: "tab", id: "tab-" + p.id, class: "tab", testid: "tab-" + p.id,
+        "aria-controls": "panel-" + p.id, text: p.title,
+      });
+      var section = el("section", {
+        role: "tabpanel", id: "panel-" + p.id, class: "panel", testid: "panel-" + p.id,
+        "aria-labelledby": "tab-" + p.id,
+      }, p.render());
+      button.addEventListener("click", function () { select(p.id, true); });
+      bar.appendChild(button);
+      sections.push(section);
+    });
+    function select(id, push) {
+      panels.forEach(function (p) {
+        var on = p.id === id;
+        document.getElementById("tab-" + p.id).setAttribute("aria-selected", on ? "true" : "false");
+        document.getElementById("panel-" + p.id).hidden = !on;
+      });
+      if (push && history.replaceState) history.replaceState(null, "", "#" + id);
+    }
+    var wrap = el("div", null, [bar].concat(sections));
+    return { node: wrap, select: select };
+  }
+
+  function assetPage(root, s) {
+    var title = s.product_name || s.product_code || s.asset_id;
+    root.appendChild(el("div", { class: "page-head" }, [
+      el("div", { class: "page-kicker", text: "Asset" }),
+      el("h1", { testid: "asset-title" }, [title, " ", badge(s.status)]),
+      el("p", { class: "page-sub" }, [
+        el("span", { testid: "asset-id", text: s.asset_id }),
+        " · ",
+        el("a", { href: "/ui/accounts/" + encodeURIComponent(s.account_id), testid: "account-link", text: s.account_id }),
+      ]),
+    ]));
+    var t = tabs([
+      { id: "details", title: "Details", render: function () { return detailsPanel(s); } },
+      { id: "related", title: "Related", render: function () { return relatedPanel(s); } },
+      { id: "dashboard", title: "Dashboard", render: function () { return dashboardPanel(s); } },
+    ]);
+    root.appendChild(t.node);
+    var initial = (location.hash || "").slice(1);
+    t.select(["details", "related", "dashboard"].indexOf(initial) >= 0 ? initial : "details", false);
+  }
+
+  // ---- account page -------------------------------------------------------------
+
+  function accountPage(root, a) {
+    root.appendChild(el("div", { class: "page-head" }, [
+      el("div", { class: "page-kicker", text: "Account" }),
+      el("h1", { testid: "account-title", text: a.account_id }),
+      el("p", { class: "page-sub", text: a.assets.length + (a.assets.length === 1 ? " asset" : " assets") }),
+    ]));
+    root.appendChild(el("div", { class: "kpis" }, Object.keys(a.total_mrr).map(function (c) {
+      return kpi("total-mrr-" + c, "Total MRR · " + c, money(a.total_mrr[c], c), null);
+    })));
+    root.appendChild(card("Assets", table("account-assets-table", "account-asset-row", [
+      { key: "asset_id", title: "Asset", render: function (r) {
+        return el("a", { href: "/ui/assets/" + encodeURIComponent(r.asset_id), text: r.asset_id });
+      } },
+      { key: "product", title: "Product", render: function (r) { return r.product_name || r.product_code || "—"; } },
+      { key: "status", title: "Status", render: function (r) { return badge(r.status); } },
+      { key: "current_quantity", title: "Quantity", num: true },
+      { key: "current_mrr", title: "MRR", num: true, render: function (r) { return money(r.current_mrr, r.currency); } },
+      { key: "lifecycle_start_date", title: "Start" },
+      { key: "lifecycle_end_date", title: "End" },
+    ], a.assets, "No assets."), "account-assets-card"));
+  }
+
+  function notFoundPage(root, info) {
+    root.appendChild(card(null, [
+      el("h1", { testid: "not-found", text: (info.kind === "account" ? "Account" : "Asset") + " not found" }),
+      el("p", { text: "No " + info.kind + " with id “" + info.id + "” is in the read model yet. " +
+        "If it was just ordered, the snapshot may still be on its way." }),
+    ], "not-found-card"));
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("app");
+    var data = JSON.parse(document.getElementById("page-data").textContent);
+    var page = document.body.getAttribute("data-page");
+    if (page === "asset") assetPage(root, data);
+    else if (page === "account") accountPage(root, data);
+    else notFoundPage(root, data);
+    root.setAttribute("data-ready", "true");
+  });
+})();

@@ -1,0 +1,556 @@
+"""The HTTP read API and the asset pages (FastAPI), served from the Redis read model.
+
+Routes: `/assets/{id}`, `/assets/{id}/state`, `/accounts/{id}/assets`, `/healthz`,
+`/metrics`, `/openapi.json`, and the pages `/ui/assets/{id}`, `/ui/accounts/{id}`.
+Swagger's `/docs` is disabled: it loads its script from a CDN, and the API must
+work offline; `/openapi.json` is the document.
+
+When a token is configured every route but `/healthz` requires it (see `_Guard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from http.cookies import SimpleCookie
+from importlib import resources
+from typing import TYPE_CHECKING, Annotated, Any, Final
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from streams.readmodel import ReadModel, namespace_for
+from streams.web import models
+from streams.web.state import state_at, total_mrr_by_currency
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TOKEN_COOKIE: Final = "assetstream_token"
+_DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
+_PLACEHOLDER: Final = re.compile(r"__(TITLE|PAGE|DATA)__")
+_STATIC_FILES: Final = {"app.js": "text/javascript", "style.css": "text/css"}
+# The pages run only our own script and style; the snapshot travels as JSON data.
+_PAGE_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+# Module level: FastAPI resolves these annotations by name at request time.
+AssetId = Annotated[str, Path(description="The asset's id, e.g. AST-QBO-CAPRICORN.")]
+AccountId = Annotated[str, Path(description="The account's id, e.g. ACC-CAPRICORN.")]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """What the API needs; built from Settings, or directly by tests."""
+
+    redis_url: str
+    namespace: str
+    snapshots_topic: str
+    kafka_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    token: str | None = None
+    health_timeout_s: float = 3.0
+
+
+def config_from_settings(settings: Settings) -> ApiConfig:
+    from streams.settings import aiokafka_kwargs, topic_name
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    return ApiConfig(
+        redis_url=settings.redis_url,
+        namespace=namespace_for(settings.topic_prefix),
+        snapshots_topic=topic_name(settings, "assets.snapshots"),
+        kafka_kwargs=aiokafka_kwargs(settings),
+        token=token or None,
+    )
+
+
+class ApiError(Exception):
+    """An error answered as JSON `{"error": message, **extra}`."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+@dataclass(slots=True)
+class _Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> _Metrics:
+        # One registry per app, so several apps (tests) can live in one process.
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "assetstream_api_requests_total",
+                "HTTP requests answered, by method, route template and status.",
+                ["method", "route", "status"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "assetstream_api_request_duration_seconds",
+                "Time to answer an HTTP request, by method and route template.",
+                ["method", "route"],
+                registry=registry,
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            ),
+        )
+
+
+class _Guard:
+    """Pure ASGI middleware: bearer-token check and request metrics.
+
+    Credentials, in order: `Authorization: Bearer <token>`, the `assetstream_token`
+    cookie, and (pages under /ui/ only) a `token` query parameter, which is moved
+    into the cookie by a redirect so it does not stay in the address bar.
+    No credentials → 401; wrong ones → 403. `/healthz` is always open.
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None, metrics: _Metrics) -> None:
+        self.app = app
+        self.token = token
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope)
+            if refusal is None:
+                await self.app(scope, receive, send_and_record)
+            else:
+                await refusal(scope, receive, send_and_record)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(method, label, str(status)).inc()
+            self.metrics.latency.labels(method, label).observe(time.perf_counter() - started)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        """None when the request may proceed, else the response that refuses it."""
+        if self.token is None or scope["path"] == "/healthz":
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        offered: str | None = None
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials:
+            offered = credentials.strip()
+        elif "cookie" in headers:
+            cookie: SimpleCookie = SimpleCookie()
+            cookie.load(headers["cookie"])
+            if TOKEN_COOKIE in cookie:
+                offered = cookie[TOKEN_COOKIE].value
+        from_query = scope["path"].startswith("/ui/") and "token" in query
+        if from_query:
+            offered = query["token"]
+        if offered is None:
+            return JSONResponse(
+                {
+                    "error": "authentication required",
+                    "hint": "send 'Authorization: Bearer <token>'; in a browser open "
+                    "/ui/...?token=<token> once",
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="assetstream"'},
+            )
+        if not hmac.compare_digest(offered.encode(), self.token.encode()):
+            return JSONResponse(
+                {"error": "invalid token"},
+                status_code=403,
+                headers={"WWW-Authenticate": 'Bearer realm="assetstream", error="invalid_token"'},
+            )
+        if from_query:
+            rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
+            redirect = RedirectResponse(scope["path"] + (f"?{rest}" if rest else ""), 303)
+            redirect.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="strict", path="/")
+            return redirect
+        return None
+
+
+def _read_static(name: str) -> bytes:
+    return resources.files("streams").joinpath("static", name).read_bytes()
+
+
+def _json_for_script(raw: bytes | str) -> str:
+    """JSON safe inside <script type="application/json">: no `<`, `>` or `&` left.
+
+    Those characters can only occur inside JSON strings, where the \\u escapes
+    mean the same thing.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def parse_date_param(name: str, value: str | None) -> date | None:
+    """A YYYY-MM-DD query parameter, or a 422 naming it."""
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            422,
+            f"{name} must be a calendar date YYYY-MM-DD, got {value!r}",
+            parameter=name,
+        ) from None
+
+
+async def _check_kafka(config: ApiConfig) -> dict[str, object]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    kwargs = dict(config.kafka_kwargs)
+    kwargs.setdefault("request_timeout_ms", int(config.health_timeout_s * 1000))
+    client = AIOKafkaAdminClient(**kwargs)
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(client.start(), config.health_timeout_s)
+        topics = await asyncio.wait_for(client.list_topics(), config.health_timeout_s)
+        return {
+            "ok": True,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "snapshots_topic": config.snapshots_topic,
+            "snapshots_topic_exists": config.snapshots_topic in topics,
+        }
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}
+    finally:
+        # A client that never connected may fail to close; nothing is left open.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.close(), config.health_timeout_s)
+
+
+async def _check_redis(model: ReadModel, timeout: float) -> dict[str, object]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(model.ping(), timeout)
+        return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}
+
+
+def _account_row(snapshot: Mapping[str, Any], on: date | None) -> dict[str, Any]:
+    state = state_at(snapshot, on) if on is not None else None
+    return {
+        "asset_id": snapshot["asset_id"],
+        "product_code": snapshot.get("product_code"),
+        "product_name": snapshot.get("product_name"),
+        "currency": snapshot["currency"],
+        "status": state.status if state else snapshot["status"],
+        "current_quantity": state.quantity if state else snapshot["current_quantity"],
+        "current_mrr": state.mrr if state else snapshot["current_mrr"],
+        "lifecycle_start_date": snapshot["lifecycle_start_date"],
+        "lifecycle_end_date": snapshot["lifecycle_end_date"],
+        "version": snapshot["version"],
+        "as_of": on.isoformat() if on else snapshot["as_of"],
+    }
+
+
+def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
+    """Build the app. `redis` (a redis.asyncio client) is opened from the URL if not given."""
+    page_template = _read_static("page.html").decode("utf-8")
+    static = {name: _read_static(name) for name in _STATIC_FILES}
+    static_etag = {
+        name: f'"{hashlib.sha1(body).hexdigest()[:16]}"' for name, body in static.items()
+    }
+    metrics = _Metrics.create()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = redis
+        if client is None:
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            # Fail fast: a request waits at most ~2 s for Redis, then gets a 503.
+            client = Redis.from_url(
+                config.redis_url,
+                socket_connect_timeout=1,
+                socket_timeout=2,
+                retry=Retry(NoBackoff(), 1),
+                max_connections=64,
+            )
+        app.state.model = ReadModel(client, config.namespace)
+        try:
+            yield
+        finally:
+            if redis is None:
+                await client.aclose()
+
+    app = FastAPI(
+        title="assetstream read API",
+        version="1.0",
+        summary="Asset snapshots, state on any date and account views, from the Redis read model.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_middleware(_Guard, token=config.token, metrics=metrics)
+
+    def model_of(request: Request) -> ReadModel:
+        model: ReadModel = request.app.state.model
+        return model
+
+    # ---- errors -------------------------------------------------------------
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, **exc.extra}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        names = [str(e["loc"][-1]) for e in errors if e.get("loc")]
+        first = names[0] if names else "request"
+        message = f"{first}: {errors[0]['msg']}" if errors else "invalid request"
+        if first == "as_of":
+            message = "as_of must be a calendar date YYYY-MM-DD"
+        return JSONResponse(
+            {
+                "error": message,
+                "parameter": first,
+                "detail": json.loads(json.dumps(errors, default=str)),
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def redis_down(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": "read model unavailable", "detail": f"{type(exc).__name__}: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    not_found: dict[int | str, dict[str, Any]] = {404: {"model": models.ErrorModel}}
+    bad_date: dict[int | str, dict[str, Any]] = {422: {"model": models.ErrorModel}}
+
+    # ---- JSON API -----------------------------------------------------------
+
+    @app.get(
+        "/assets/{asset_id}",
+        response_class=Response,
+        responses={200: {"model": models.SnapshotModel}, **not_found},
+        summary="The asset's latest snapshot, as published",
+        tags=["assets"],
+    )
+    async def get_asset(request: Request, asset_id: AssetId) -> Response:
+        raw = await model_of(request).get_snapshot_json(asset_id)
+        if raw is None:
+            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
+        return Response(raw, media_type="application/json")
+
+    @app.get(
+        "/assets/{asset_id}/state",
+        response_class=JSONResponse,
+        responses={200: {"model": models.StateModel}, **not_found, **bad_date},
+        summary="Quantity, MRR, status and period in effect on a date",
+        tags=["assets"],
+    )
+    async def get_asset_state(
+        request: Request,
+        asset_id: AssetId,
+        as_of: Annotated[
+            str | None,
+            Query(
+                description="YYYY-MM-DD; defaults to the snapshot's own as_of.",
+                examples=["2026-03-01"],
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        on = parse_date_param("as_of", as_of)
+        snapshot = await model_of(request).get_snapshot(asset_id)
+        if snapshot is None:
+            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
+        day = on or date.fromisoformat(snapshot["as_of"])
+        return JSONResponse(state_at(snapshot, day).to_dict())
+
+    @app.get(
+        "/accounts/{account_id}/assets",
+        response_class=JSONResponse,
+        responses={200: {"model": models.AccountAssetsModel}, **not_found, **bad_date},
+        summary="The account's assets and its total MRR per currency",
+        tags=["accounts"],
+    )
+    async def get_account_assets(
+        request: Request,
+        account_id: AccountId,
+        as_of: Annotated[
+            str | None,
+            Query(description="YYYY-MM-DD; defaults to each snapshot's as_of."),
+        ] = None,
+    ) -> JSONResponse:
+        return JSONResponse(await _account_view(request, account_id, as_of))
+
+    async def _account_view(request: Request, account_id: str, as_of: str | None) -> dict[str, Any]:
+        on = parse_date_param("as_of", as_of)
+        model = model_of(request)
+        snapshots = await model.get_snapshots(await model.account_asset_ids(account_id))
+        if not snapshots:
+            raise ApiError(404, f"unknown account {account_id!r}", account_id=account_id)
+        rows = [_account_row(s, on) for s in snapshots]
+        return {
+            "account_id": account_id,
+            "as_of": on.isoformat() if on else None,
+            "assets": rows,
+            "total_mrr": total_mrr_by_currency((r["currency"], r["current_mrr"]) for r in rows),
+        }
+
+    # ---- operations ---------------------------------------------------------
+
+    @app.get(
+        "/healthz",
+        response_class=JSONResponse,
+        responses={200: {"model": models.HealthModel}, 503: {"model": models.HealthModel}},
+        summary="Redis and Kafka reachability (never needs the token)",
+        tags=["operations"],
+    )
+    async def healthz(request: Request) -> JSONResponse:
+        redis_check, kafka_check = await asyncio.gather(
+            _check_redis(model_of(request), config.health_timeout_s), _check_kafka(config)
+        )
+        ok = bool(redis_check["ok"]) and bool(kafka_check["ok"])
+        body = {"status": "ok" if ok else "unavailable", "redis": redis_check, "kafka": kafka_check}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        summary="Prometheus metrics (text exposition format)",
+        tags=["operations"],
+    )
+    async def get_metrics() -> Response:
+        # The process-wide registry carries the projection's counters when the
+        # projection runs in this process, plus process and GC metrics.
+        body = generate_latest(metrics.registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> JSONResponse:
+        return JSONResponse(
+            {
+                "openapi": "/openapi.json",
+                "asset": "/assets/{asset_id}",
+                "state": "/assets/{asset_id}/state?as_of=YYYY-MM-DD",
+                "account": "/accounts/{account_id}/assets",
+                "asset_page": "/ui/assets/{asset_id}",
+                "account_page": "/ui/accounts/{account_id}",
+                "health": "/healthz",
+                "metrics": "/metrics",
+            }
+        )
+
+    # ---- pages --------------------------------------------------------------
+
+    def page(kind: str, title: str, data: bytes | str, status: int = 200) -> HTMLResponse:
+        values = {"TITLE": _html_escape(title), "PAGE": kind, "DATA": _json_for_script(data)}
+        # One pass, so a placeholder-like text inside an id or the data stays text.
+        body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], page_template)
+        return HTMLResponse(
+            body,
+            status_code=status,
+            headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-store"},
+        )
+
+    @app.get("/ui/assets/{asset_id}", response_class=HTMLResponse, tags=["pages"])
+    async def asset_page(request: Request, asset_id: AssetId) -> HTMLResponse:
+        raw = await model_of(request).get_snapshot_json(asset_id)
+        if raw is None:
+            missing = json.dumps({"kind": "asset", "id": asset_id})
+            return page("notfound", f"Asset {asset_id} not found", missing, 404)
+        return page("asset", f"Asset {asset_id}", raw)
+
+    @app.get("/ui/accounts/{account_id}", response_class=HTMLResponse, tags=["pages"])
+    async def account_page(request: Request, account_id: AccountId) -> HTMLResponse:
+        try:
+            view = await _account_view(request, account_id, None)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            missing = json.dumps({"kind": "account", "id": account_id})
+            return page("notfound", f"Account {account_id} not found", missing, 404)
+        return page("account", f"Account {account_id}", json.dumps(view))
+
+    @app.get("/ui/static/{name}", include_in_schema=False)
+    async def static_file(request: Request, name: str) -> Response:
+        if name not in static:
+            raise ApiError(404, f"no static file {name!r}")
+        etag = static_etag[name]
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(
+            static[name],
+            media_type=_STATIC_FILES[name],
+            headers={"ETag": etag, "Cache-Control": "no-cache"},
+        )
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: `uvicorn --factory streams.web.app:app_from_env`."""
+    from streams.settings import load_settings
+
+    return create_app(config_from_settings(load_settings()))
