@@ -39,6 +39,7 @@
     if (children === null || children === undefined) return;
     (Array.isArray(children) ? children : [children]).forEach(function (child) {
       if (child === null || child === undefined || child === false) return;
+      if (Array.isArray(child)) { append(node, child); return; }
       node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
     });
   }
@@ -118,8 +119,8 @@
     return 10 * exp;
   }
 
-  function monthTicks(from, to) {
-    // First days of months inside [from, to], thinned to at most 6 labels.
+  function monthTicks(from, to, most) {
+    // First days of months inside [from, to], thinned to at most `most` labels.
     var ticks = [];
     var d = new Date(from * 86400000);
     var y = d.getUTCFullYear(), m = d.getUTCMonth() + 1;
@@ -131,13 +132,15 @@
       m += 1;
       if (m > 11) { m = 0; y += 1; }
     }
-    var step = Math.max(1, Math.ceil(ticks.length / 6));
+    var step = Math.max(1, Math.ceil(ticks.length / most));
     return ticks.filter(function (_, i) { return i % step === 0; });
   }
 
   // A step chart of one series over the state periods, with the as_of day marked.
   function stepChart(series, title, periods, key, snapshot, format) {
-    var W = 720, H = 240, L = 64, R = 20, T = 18, B = 34;
+    // Draw at about the on-screen width so labels keep their size on a phone.
+    var W = Math.round(Math.min(720, Math.max(300, (window.innerWidth || 720) - 64)));
+    var H = W < 500 ? 210 : 250, L = 52, R = 16, T = 34, B = 34;
     var start = parseDay(snapshot.lifecycle_start_date);
     var end = parseDay(snapshot.lifecycle_end_date);
     var today = parseDay(snapshot.as_of);
@@ -156,7 +159,7 @@
       grid.push(svg("text", { class: "axis-label", x: L - 8, y: r(y(v)) + 4, "text-anchor": "end",
         text: format(v) }));
     }
-    monthTicks(from, to).forEach(function (t) {
+    monthTicks(from, to, W < 500 ? 3 : 6).forEach(function (t) {
       grid.push(svg("line", { class: "tick", x1: r(x(t.day)), x2: r(x(t.day)), y1: H - B, y2: H - B + 5 }));
       grid.push(svg("text", { class: "axis-label", x: r(x(t.day)), y: H - B + 18, "text-anchor": "middle",
         text: t.text }));
@@ -174,6 +177,11 @@
       prevEnd = p.end_date;
     });
 
+    var labels = periods.map(function (p, idx) {
+      var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
+      return svg("text", { class: "point-label", x: cx + 7, y: cy - 9, text: p[key] });
+    });
+
     var points = periods.map(function (p, idx) {
       var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
       return svg("circle", {
@@ -184,8 +192,8 @@
 
     var tx = r(x(today));
     var todayMark = svg("g", { class: "today", testid: "chart-today", "data-date": snapshot.as_of }, [
-      svg("line", { x1: tx, x2: tx, y1: T - 6, y2: H - B }),
-      svg("text", { x: tx + (tx > W - 140 ? -6 : 6), y: T + 4, "text-anchor": tx > W - 140 ? "end" : "start",
+      svg("line", { x1: tx, x2: tx, y1: 18, y2: H - B }),
+      svg("text", { x: tx + (tx > W - 140 ? -6 : 6), y: 14, "text-anchor": tx > W - 140 ? "end" : "start",
         text: "Today · " + snapshot.as_of }),
     ]);
 
@@ -199,6 +207,7 @@
       svg("path", { class: "area area-" + series, d: area }),
       svg("path", { class: "line line-" + series, d: d, testid: "chart-line-" + series }),
       todayMark,
+      svg("g", null, labels),
       svg("g", null, points),
     ]);
     return card(title, el("div", { class: "chart-wrap" }, chart), "chart-card-" + series);

@@ -1,0 +1,341 @@
+"""The asset page in a real browser: Debian's headless Chromium driven by Playwright.
+
+The API runs on a free loopback port against a private redis-server holding the
+Capricorn snapshot of SPEC §5; the test opens the page, switches tabs, checks
+the tables and the chart against the snapshot, and saves screenshots under
+test-output/. No browser is downloaded: Playwright drives /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+STARTUP_TIMEOUT_S = 15.0
+PAGE_TIMEOUT_MS = 10_000
+TOKEN = "e2e-secret-token"
+
+CAPRICORN: dict[str, Any] = {
+    "asset_id": "AST-QBO-CAPRICORN",
+    "account_id": "ACC-CAPRICORN",
+    "currency": "USD",
+    "product_code": "QBO",
+    "product_name": "QuickBooks Online",
+    "price_term_months": 12,
+    "renewal_term_months": 12,
+    "billing_anchor_date": "2025-08-10",
+    "version": 2,
+    "as_of": "2026-03-01",
+    "status": "active",
+    "current_quantity": "8",
+    "current_mrr": "33.33",
+    "lifecycle_start_date": "2025-08-10",
+    "lifecycle_end_date": "2026-08-10",
+    "total_lifecycle_amount": "328.56",
+    "state_periods": [
+        {
+            "start_date": "2025-08-10",
+            "end_date": "2026-02-01",
+            "quantity": "5",
+            "mrr": "20.83",
+            "amount": "118.93",
+        },
+        {
+            "start_date": "2026-02-01",
+            "end_date": "2026-08-10",
+            "quantity": "8",
+            "mrr": "33.33",
+            "amount": "209.63",
+        },
+    ],
+    "actions": [
+        {
+            "action_id": "evt-capricorn-0001/1",
+            "event_id": "evt-capricorn-0001",
+            "category": "initial_sale",
+            "subtype": None,
+            "effective_date": "2025-08-10",
+            "action_time": "2025-08-10T15:00:00Z",
+            "quantity_change": "5",
+            "mrr_change": "20.83",
+            "amount_change": "249.95",
+            "order_id": "ORD-1001",
+        },
+        {
+            "action_id": "evt-capricorn-0002",
+            "event_id": "evt-capricorn-0002",
+            "category": "upsell",
+            "subtype": None,
+            "effective_date": "2026-02-01",
+            "action_time": "2026-01-20T10:00:00Z",
+            "quantity_change": "3",
+            "mrr_change": "12.50",
+            "amount_change": "78.61",
+            "order_id": None,
+        },
+    ],
+    "pending_events": [],
+    "updated_by_event_id": "evt-capricorn-0002",
+}
+# A second asset on the account, so the account page lists more than one.
+PAYROLL = {
+    **CAPRICORN,
+    "asset_id": "AST-PAYROLL-CAPRICORN",
+    "product_code": "PAYROLL",
+    "product_name": "QuickBooks Payroll",
+    "version": 1,
+    "current_quantity": "2",
+    "current_mrr": "90.00",
+    "total_lifecycle_amount": "1080.00",
+    "state_periods": [
+        {
+            "start_date": "2025-08-10",
+            "end_date": "2026-08-10",
+            "quantity": "2",
+            "mrr": "90.00",
+            "amount": "1080.00",
+        }
+    ],
+    "actions": [CAPRICORN["actions"][0] | {"quantity_change": "2", "mrr_change": "90.00"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free port, stopped at the end."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _accepts(port), STARTUP_TIMEOUT_S, f"redis-server on port {port}")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def api_url(redis_url: str) -> Iterator[str]:
+    """The API (token on) on a free port, in a thread, over the seeded Redis."""
+    import uvicorn
+    from redis.asyncio import Redis
+
+    from streams.readmodel import ReadModel
+    from streams.web.app import ApiConfig, create_app
+
+    namespace = "e2e:"
+
+    async def seed() -> None:
+        client = Redis.from_url(redis_url)
+        model = ReadModel(client, namespace)
+        for snapshot in (CAPRICORN, PAYROLL):
+            await model.put_snapshot(json.dumps(snapshot))
+        await client.aclose()
+
+    # Playwright's sync API owns an event loop on this thread; seed on another.
+    seeder = threading.Thread(target=asyncio.run, args=(seed(),))
+    seeder.start()
+    seeder.join(timeout=STARTUP_TIMEOUT_S)
+    config = ApiConfig(
+        redis_url=redis_url,
+        namespace=namespace,
+        snapshots_topic="e2e.assets.snapshots",
+        kafka_kwargs={"bootstrap_servers": "127.0.0.1:9"},
+        token=TOKEN,
+        health_timeout_s=1,
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, STARTUP_TIMEOUT_S, "the API to start")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Any, url: str, width: int = 1280, height: int = 900) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("[data-testid=app][data-ready=true]")
+    return page
+
+
+def cell_texts(page: Any, row_testid: str, field: str) -> list[str]:
+    texts: list[str] = page.locator(
+        f"[data-testid={row_testid}] td[data-field={field}]"
+    ).all_text_contents()
+    return texts
+
+
+def test_asset_page_shows_details_related_and_dashboard_from_the_snapshot(
+    browser: Any, api_url: str
+) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    page = open_page(browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}")
+    # The token moved from the URL into a cookie.
+    assert "token=" not in page.url
+
+    # Details
+    assert page.get_by_test_id("panel-details").is_visible()
+    details = {
+        "account": "ACC-CAPRICORN",
+        "product": "QuickBooks Online (QBO)",
+        "status": "active",
+        "current-quantity": "8",
+        "current-mrr": "USD 33.33",
+        "lifecycle-start": "2025-08-10",
+        "lifecycle-end": "2026-08-10",
+        "renewal-term": "12 months",
+        "total-lifecycle-amount": "USD 328.56",
+    }
+    for field, expected in details.items():
+        assert (page.get_by_test_id(f"detail-{field}").text_content() or "").strip() == expected, (
+            field
+        )
+    page.screenshot(path=str(OUTPUT / "asset-page-details.png"), full_page=True)
+
+    # Related
+    page.get_by_test_id("tab-related").click()
+    assert page.get_by_test_id("panel-related").is_visible()
+    assert not page.get_by_test_id("panel-details").is_visible()
+    actions = CAPRICORN["actions"]
+    assert cell_texts(page, "action-row", "category") == ["initial sale", "upsell"]
+    assert cell_texts(page, "action-row", "effective_date") == [
+        a["effective_date"] for a in actions
+    ]
+    assert cell_texts(page, "action-row", "quantity_change") == ["+5", "+3"]
+    assert cell_texts(page, "action-row", "mrr_change") == ["+20.83", "+12.50"]
+    assert cell_texts(page, "action-row", "amount_change") == ["+249.95", "+78.61"]
+    periods = CAPRICORN["state_periods"]
+    for field in ("start_date", "end_date", "quantity", "mrr", "amount"):
+        assert cell_texts(page, "period-row", field) == [p[field] for p in periods], field
+    page.screenshot(path=str(OUTPUT / "asset-page-related.png"), full_page=True)
+
+    # Dashboard: one point per period and series, at the period's start and value.
+    page.get_by_test_id("tab-dashboard").click()
+    assert page.get_by_test_id("panel-dashboard").is_visible()
+    for series in ("quantity", "mrr"):
+        points = page.locator(f"[data-testid=chart-point][data-series={series}]")
+        got = [
+            (
+                p.get_attribute("data-start"),
+                p.get_attribute("data-end"),
+                p.get_attribute("data-value"),
+            )
+            for p in points.all()
+        ]
+        assert got == [(p["start_date"], p["end_date"], p[series]) for p in periods], series
+    # The step goes up at the upsell: the later point sits higher on screen.
+    ys = [float(p.get_attribute("cy")) for p in page.locator("[data-series=quantity]").all()]
+    assert ys[1] < ys[0]
+    today = page.get_by_test_id("chart-today").first
+    assert today.get_attribute("data-date") == CAPRICORN["as_of"]
+    assert page.get_by_test_id("kpi-mrr").inner_text().splitlines()[1] == "USD 33.33"
+    page.screenshot(path=str(OUTPUT / "asset-page-dashboard.png"), full_page=True)
+    page.context.close()
+
+
+def test_asset_page_is_readable_on_a_phone_sized_screen(browser: Any, api_url: str) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    page = open_page(
+        browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}#dashboard", 390, 844
+    )
+    assert page.get_by_test_id("panel-dashboard").is_visible()
+    # Nothing wider than the screen: the page does not scroll sideways.
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= 390
+    page.screenshot(path=str(OUTPUT / "asset-page-phone.png"), full_page=True)
+    page.context.close()
+
+
+def test_account_page_lists_the_assets_with_links_and_total_mrr(browser: Any, api_url: str) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    page = open_page(browser, f"{api_url}/ui/accounts/ACC-CAPRICORN?token={TOKEN}")
+    assert page.get_by_test_id("account-asset-row").count() == 2
+    assert page.get_by_test_id("total-mrr-USD").inner_text().splitlines()[1] == "USD 123.33"
+    page.screenshot(path=str(OUTPUT / "account-page.png"), full_page=True)
+    page.get_by_role("link", name="AST-QBO-CAPRICORN").click()
+    page.wait_for_selector("[data-testid=asset-title]")
+    assert page.get_by_test_id("asset-id").inner_text() == "AST-QBO-CAPRICORN"
+    page.context.close()
+
+
+def test_page_without_the_token_is_refused(browser: Any, api_url: str) -> None:
+    context = browser.new_context()
+    response = context.new_page().goto(f"{api_url}/ui/assets/AST-QBO-CAPRICORN")
+    assert response is not None and response.status == 401
+    context.close()
+
+
+def test_unknown_asset_page_says_not_found(browser: Any, api_url: str) -> None:
+    page = open_page(browser, f"{api_url}/ui/assets/AST-NOPE?token={TOKEN}")
+    assert "Asset not found" in page.get_by_test_id("not-found").inner_text()
+    page.context.close()
