@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Local Redis for dev, tests and CI.
+#
+#   scripts/redis.sh start    # reuse a reachable Redis, else start redis-server on 127.0.0.1:6379
+#   scripts/redis.sh stop     # SIGTERM the redis-server this checkout started, if any
+#   scripts/redis.sh status   # exit 0 when PING is answered
+#
+# REDIS_URL naming anything but the local default is used as it is (never started).
+# State: .run/redis/{redis.pid,redis.log}; no persistence (the read model is rebuilt
+# from the snapshots topic).
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+REDIS_RUN="${RUN_DIR}/redis"
+PIDFILE="${REDIS_RUN}/redis.pid"
+LOGFILE="${REDIS_RUN}/redis.log"
+
+is_local_default() {
+    case "${1:-}" in
+        "" | redis://localhost:6379* | redis://127.0.0.1:6379*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+probe() { "$PY" "${ROOT}/scripts/probe.py" redis "$@" 2>/dev/null; }
+
+start() {
+    if ! is_local_default "${REDIS_URL:-}"; then
+        if probe "${REDIS_URL}" --timeout 5; then
+            log "using the configured Redis at ${REDIS_URL}; nothing started"
+            return 0
+        fi
+        die "REDIS_URL=${REDIS_URL} does not answer; unset it to start a local redis-server"
+    fi
+    mkdir -p "${REDIS_RUN}"
+    exec 9>"${REDIS_RUN}/.lock"
+    flock -w 60 9 || die "another scripts/redis.sh holds ${REDIS_RUN}/.lock"
+    if probe "${DEFAULT_REDIS_URL}" --timeout 2 >/dev/null; then
+        log "reusing the Redis already running at 127.0.0.1:6379"
+        return 0
+    fi
+    if port_open 127.0.0.1 6379; then
+        die "port 6379 is taken by something that does not answer Redis PING (see: ss -ltnp 'sport = :6379')"
+    fi
+    command -v redis-server >/dev/null || die "redis-server not found: run scripts/install-system-deps.sh (Debian: apt-get install redis-server)"
+    log "starting redis-server on 127.0.0.1:6379 (log: ${LOGFILE})"
+    # --daemonize no + our own background job: the pid file is the process we started.
+    setsid nohup redis-server --bind 127.0.0.1 --port 6379 --protected-mode yes \
+        --save '' --appendonly no --dir "${REDIS_RUN}" --logfile "${LOGFILE}" \
+        --daemonize no </dev/null >/dev/null 2>&1 9>&- &
+    echo $! >"$PIDFILE"
+    local deadline=$((SECONDS + 30))
+    until probe "${DEFAULT_REDIS_URL}" --timeout 1 >/dev/null; do
+        if ! pid_alive "$PIDFILE"; then
+            tail -n 20 "$LOGFILE" >&2 2>/dev/null || true
+            rm -f "$PIDFILE"
+            die "redis-server exited during start-up (log: ${LOGFILE})"
+        fi
+        ((SECONDS < deadline)) || die "redis-server did not answer PING within 30s (log: ${LOGFILE})"
+        sleep 0.2
+    done
+    log "Redis ready at ${DEFAULT_REDIS_URL} (pid $(cat "$PIDFILE"))"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop_pidfile redis "$PIDFILE" redis-server ;;
+    status) probe "${REDIS_URL:-${DEFAULT_REDIS_URL}}" --timeout 2 ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
