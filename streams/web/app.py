@@ -160,7 +160,8 @@ class _Guard:
                 await refusal(scope, receive, send_and_record)
         finally:
             route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            # The template without converters ("/assets/{asset_id}"): bounded label values.
+            label = getattr(route, "path_format", None) or "unmatched"
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(method, label, str(status)).inc()
             self.metrics.latency.labels(method, label).observe(time.perf_counter() - started)
@@ -390,20 +391,9 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     # ---- JSON API -----------------------------------------------------------
 
     @app.get(
-        "/assets/{asset_id}",
-        response_class=Response,
-        responses={200: {"model": models.SnapshotModel}, **not_found},
-        summary="The asset's latest snapshot, as published",
-        tags=["assets"],
-    )
-    async def get_asset(request: Request, asset_id: AssetId) -> Response:
-        raw = await model_of(request).get_snapshot_json(asset_id)
-        if raw is None:
-            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
-        return Response(raw, media_type="application/json")
-
-    @app.get(
-        "/assets/{asset_id}/state",
+        # Before the snapshot route: ids may contain "/" (e.g. "ORD-1/1"), so
+        # "{asset_id:path}" would otherwise swallow "/state".
+        "/assets/{asset_id:path}/state",
         response_class=JSONResponse,
         responses={200: {"model": models.StateModel}, **not_found, **bad_date},
         summary="Quantity, MRR, status and period in effect on a date",
@@ -428,7 +418,20 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         return JSONResponse(state_at(snapshot, day).to_dict())
 
     @app.get(
-        "/accounts/{account_id}/assets",
+        "/assets/{asset_id:path}",
+        response_class=Response,
+        responses={200: {"model": models.SnapshotModel}, **not_found},
+        summary="The asset's latest snapshot, as published",
+        tags=["assets"],
+    )
+    async def get_asset(request: Request, asset_id: AssetId) -> Response:
+        raw = await model_of(request).get_snapshot_json(asset_id)
+        if raw is None:
+            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
+        return Response(raw, media_type="application/json")
+
+    @app.get(
+        "/accounts/{account_id:path}/assets",
         response_class=JSONResponse,
         responses={200: {"model": models.AccountAssetsModel}, **not_found, **bad_date},
         summary="The account's assets and its total MRR per currency",
@@ -514,7 +517,7 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
             headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-store"},
         )
 
-    @app.get("/ui/assets/{asset_id}", response_class=HTMLResponse, tags=["pages"])
+    @app.get("/ui/assets/{asset_id:path}", response_class=HTMLResponse, tags=["pages"])
     async def asset_page(request: Request, asset_id: AssetId) -> HTMLResponse:
         raw = await model_of(request).get_snapshot_json(asset_id)
         if raw is None:
@@ -522,7 +525,7 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
             return page("notfound", f"Asset {asset_id} not found", missing, 404)
         return page("asset", f"Asset {asset_id}", raw)
 
-    @app.get("/ui/accounts/{account_id}", response_class=HTMLResponse, tags=["pages"])
+    @app.get("/ui/accounts/{account_id:path}", response_class=HTMLResponse, tags=["pages"])
     async def account_page(request: Request, account_id: AccountId) -> HTMLResponse:
         try:
             view = await _account_view(request, account_id, None)
