@@ -91,6 +91,8 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
     """Consume, write to Redis, commit; repeat until `stop_event` is set."""
     from aiokafka import AIOKafkaConsumer
 
+    if not await _wait_for_topic(config, stop_event):
+        return
     redis = open_redis(config.redis_url)
     model = ReadModel(redis, config.namespace)
     kafka_kwargs = dict(config.kafka_kwargs)
@@ -121,6 +123,34 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
             await consumer.stop()
         with contextlib.suppress(Exception):
             await redis.aclose()
+
+
+async def _wait_for_topic(config: ProjectionConfig, stop_event: asyncio.Event) -> bool:
+    """Wait until the snapshots topic exists; False if stopped first.
+
+    aiokafka's metadata requests let a broker with auto.create.topics.enable
+    create a missing topic with default settings. Subscribing before the
+    worker has created the compacted topic would create a non-compacted one.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    delay = config.backoff_initial_s
+    while not stop_event.is_set():
+        admin = AIOKafkaAdminClient(**dict(config.kafka_kwargs))
+        try:
+            await admin.start()
+            if config.topic in await admin.list_topics():
+                return True
+            log.info("projection: waiting for topic %s to be created", config.topic)
+        except Exception as exc:
+            log.warning("projection: kafka unavailable (%s); retrying in %.1fs", exc, delay)
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=delay)
+        delay = min(delay * 2, config.backoff_max_s)
+    return False
 
 
 async def _write_with_retry(
