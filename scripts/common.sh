@@ -12,9 +12,14 @@ else
 fi
 export ROOT RUN_DIR CACHE_DIR PY
 
-# Defaults the local stack listens on (SPEC §7 defaults point at the same ports).
-DEFAULT_KAFKA="127.0.0.1:9092"
-DEFAULT_REDIS_URL="redis://127.0.0.1:6379/0"
+# Where the local stack listens (SPEC §7 defaults point at the same ports). Override
+# the ports when 9092/9093/6379 are taken by something else; the tests then get
+# KAFKA_BOOTSTRAP_SERVERS and REDIS_URL pointing at them.
+KAFKA_LOCAL_PORT="${KAFKA_LOCAL_PORT:-9092}"
+KAFKA_LOCAL_CONTROLLER_PORT="${KAFKA_LOCAL_CONTROLLER_PORT:-$((KAFKA_LOCAL_PORT + 1))}"
+REDIS_LOCAL_PORT="${REDIS_LOCAL_PORT:-6379}"
+DEFAULT_KAFKA="127.0.0.1:${KAFKA_LOCAL_PORT}"
+DEFAULT_REDIS_URL="redis://127.0.0.1:${REDIS_LOCAL_PORT}/0"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }

@@ -7,9 +7,10 @@
 #   scripts/kafka.sh fetch    # only assemble the server jars into .cache/kafka-<version>/lib
 #
 # The server is Apache Kafka's own (org.apache.kafka:kafka_2.13 from Maven Central,
-# see scripts/kafka/pom.xml). Listens on 127.0.0.1:9092, controller on 127.0.0.1:9093.
+# see scripts/kafka/pom.xml). Listens on 127.0.0.1:9092, controller on 127.0.0.1:9093
+# (KAFKA_LOCAL_PORT / KAFKA_LOCAL_CONTROLLER_PORT change them).
 # State: .run/kafka/{data,broker.log,kafka.pid,server.properties}.
-# Env: KAFKA_VERSION (default below), KAFKA_HEAP_OPTS, KAFKA_BOOTSTRAP_SERVERS
+# Env: KAFKA_LOCAL_PORT, KAFKA_VERSION (default below), KAFKA_HEAP_OPTS, KAFKA_BOOTSTRAP_SERVERS
 # (when it names anything but the local default and answers, nothing is started).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -25,7 +26,8 @@ START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 
 is_local_default() {
     case "${1:-}" in
-        "" | localhost:9092 | 127.0.0.1:9092 | kafka://localhost:9092 | kafka://127.0.0.1:9092) return 0 ;;
+        "" | "localhost:${KAFKA_LOCAL_PORT}" | "127.0.0.1:${KAFKA_LOCAL_PORT}") return 0 ;;
+        "kafka://localhost:${KAFKA_LOCAL_PORT}" | "kafka://127.0.0.1:${KAFKA_LOCAL_PORT}") return 0 ;;
         *) return 1 ;;
     esac
 }
@@ -55,9 +57,9 @@ write_properties() {
 # Written by scripts/kafka.sh: a single combined KRaft node for dev/tests.
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@127.0.0.1:9093
-listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
-advertised.listeners=PLAINTEXT://127.0.0.1:9092
+controller.quorum.voters=1@127.0.0.1:${KAFKA_LOCAL_CONTROLLER_PORT}
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_LOCAL_PORT},CONTROLLER://127.0.0.1:${KAFKA_LOCAL_CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_LOCAL_PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -116,7 +118,7 @@ start() {
     exec 9>"${KAFKA_RUN}/.lock"
     flock -w 300 9 || die "another scripts/kafka.sh holds ${KAFKA_RUN}/.lock"
 
-    # Step 2: a broker already answering on 127.0.0.1:9092 (ours or anyone's) is reused.
+    # Step 2: a broker already answering on the local port (ours or anyone's) is reused.
     if probe "${DEFAULT_KAFKA}" --timeout 3 >/dev/null; then
         log "reusing the broker already running at ${DEFAULT_KAFKA}"
         return 0
@@ -124,9 +126,9 @@ start() {
     if pid_alive "$PIDFILE"; then
         log "our broker (pid $(cat "$PIDFILE")) is starting; waiting"
     else
-        for port in 9092 9093; do
+        for port in "${KAFKA_LOCAL_PORT}" "${KAFKA_LOCAL_CONTROLLER_PORT}"; do
             if port_open 127.0.0.1 "$port"; then
-                die "port ${port} is taken by something that is not a ready Kafka broker (see: ss -ltnp 'sport = :${port}')"
+                die "port ${port} is taken by something that is not a ready Kafka broker (see: ss -ltnp 'sport = :${port}'; or set KAFKA_LOCAL_PORT)"
             fi
         done
         # Step 3: assemble, format, start in the background with output in broker.log.

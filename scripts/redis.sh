@@ -2,6 +2,7 @@
 # Local Redis for dev, tests and CI.
 #
 #   scripts/redis.sh start    # reuse a reachable Redis, else start redis-server on 127.0.0.1:6379
+#                             # (REDIS_LOCAL_PORT changes the port)
 #   scripts/redis.sh stop     # SIGTERM the redis-server this checkout started, if any
 #   scripts/redis.sh status   # exit 0 when PING is answered
 #
@@ -18,7 +19,8 @@ LOGFILE="${REDIS_RUN}/redis.log"
 
 is_local_default() {
     case "${1:-}" in
-        "" | redis://localhost:6379* | redis://127.0.0.1:6379*) return 0 ;;
+        "" | "redis://localhost:${REDIS_LOCAL_PORT}" | "redis://127.0.0.1:${REDIS_LOCAL_PORT}") return 0 ;;
+        "redis://localhost:${REDIS_LOCAL_PORT}/"* | "redis://127.0.0.1:${REDIS_LOCAL_PORT}/"*) return 0 ;;
         *) return 1 ;;
     esac
 }
@@ -37,16 +39,16 @@ start() {
     exec 9>"${REDIS_RUN}/.lock"
     flock -w 60 9 || die "another scripts/redis.sh holds ${REDIS_RUN}/.lock"
     if probe "${DEFAULT_REDIS_URL}" --timeout 2 >/dev/null; then
-        log "reusing the Redis already running at 127.0.0.1:6379"
+        log "reusing the Redis already running at 127.0.0.1:${REDIS_LOCAL_PORT}"
         return 0
     fi
-    if port_open 127.0.0.1 6379; then
-        die "port 6379 is taken by something that does not answer Redis PING (see: ss -ltnp 'sport = :6379')"
+    if port_open 127.0.0.1 "${REDIS_LOCAL_PORT}"; then
+        die "port ${REDIS_LOCAL_PORT} is taken by something that does not answer Redis PING (see: ss -ltnp 'sport = :${REDIS_LOCAL_PORT}'; or set REDIS_LOCAL_PORT)"
     fi
     command -v redis-server >/dev/null || die "redis-server not found: run scripts/install-system-deps.sh (Debian: apt-get install redis-server)"
-    log "starting redis-server on 127.0.0.1:6379 (log: ${LOGFILE})"
+    log "starting redis-server on 127.0.0.1:${REDIS_LOCAL_PORT} (log: ${LOGFILE})"
     # --daemonize no + our own background job: the pid file is the process we started.
-    setsid nohup redis-server --bind 127.0.0.1 --port 6379 --protected-mode yes \
+    setsid nohup redis-server --bind 127.0.0.1 --port "${REDIS_LOCAL_PORT}" --protected-mode yes \
         --save '' --appendonly no --dir "${REDIS_RUN}" --logfile "${LOGFILE}" \
         --daemonize no </dev/null >/dev/null 2>&1 9>&- &
     echo $! >"$PIDFILE"

@@ -15,6 +15,8 @@ export REDIS_URL="${REDIS_URL:-${DEFAULT_REDIS_URL}}"
 cd "${ROOT}"
 status=0
 "${ROOT}/.venv/bin/python" -m pytest tests "$@" || status=$?
+# .ci/run reads this: make reports any failing recipe as 2.
+echo "$status" >"${RUN_DIR}/last-pytest-status"
 if ((status == 5)); then
     echo "[test.sh] ERROR: pytest collected no tests: a suite that runs nothing must not pass" >&2
 fi
