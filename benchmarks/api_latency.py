@@ -1,0 +1,260 @@
+"""Latency of GET /assets/{id} under a short local load; prints p50/p99.
+
+Run (needs a Redis; `make up` starts one):
+
+    .venv/bin/python benchmarks/api_latency.py [--requests 5000] [--concurrency 16]
+
+Steps: seed one realistic snapshot (SPEC §5's Capricorn asset) into Redis under a
+throw-away namespace, start `assetstream api` as a separate process on a free
+loopback port (so the load generator does not share its event loop or GIL),
+send a bounded number of requests, print the percentiles, clean up. Loopback
+only: `--url` must point at 127.0.0.1 or localhost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+START_TIMEOUT_S = 20.0
+ASSET_ID = "AST-QBO-CAPRICORN"
+SNAPSHOT: dict[str, Any] = {
+    "asset_id": ASSET_ID,
+    "account_id": "ACC-CAPRICORN",
+    "currency": "USD",
+    "product_code": "QBO",
+    "product_name": "QuickBooks Online",
+    "price_term_months": 12,
+    "renewal_term_months": 12,
+    "billing_anchor_date": "2025-08-10",
+    "version": 2,
+    "as_of": "2026-03-01",
+    "status": "active",
+    "current_quantity": "8",
+    "current_mrr": "33.33",
+    "lifecycle_start_date": "2025-08-10",
+    "lifecycle_end_date": "2026-08-10",
+    "total_lifecycle_amount": "328.56",
+    "state_periods": [
+        {"start_date": "2025-08-10", "end_date": "2026-02-01", "quantity": "5",
+         "mrr": "20.83", "amount": "118.93"},
+        {"start_date": "2026-02-01", "end_date": "2026-08-10", "quantity": "8",
+         "mrr": "33.33", "amount": "209.63"},
+    ],
+    "actions": [
+        {"action_id": "evt-capricorn-0001/1", "event_id": "evt-capricorn-0001",
+         "category": "initial_sale", "subtype": None, "effective_date": "2025-08-10",
+         "action_time": "2025-08-10T15:00:00Z", "quantity_change": "5",
+         "mrr_change": "20.83", "amount_change": "249.95", "order_id": "ORD-1001"},
+        {"action_id": "evt-capricorn-0002", "event_id": "evt-capricorn-0002",
+         "category": "upsell", "subtype": None, "effective_date": "2026-02-01",
+         "action_time": "2026-01-20T10:00:00Z", "quantity_change": "3",
+         "mrr_change": "12.50", "amount_change": "78.61", "order_id": None},
+    ],
+    "pending_events": [],
+    "updated_by_event_id": "evt-capricorn-0002",
+}  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000, help="measured requests")
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests first")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--url", default=None, help="an already running API on loopback (skips seed and start)"
+    )
+    parser.add_argument("--asset-id", default=ASSET_ID, help="asset to fetch with --url")
+    args = parser.parse_args()
+    if args.requests < 1 or args.requests > 200_000 or args.concurrency < 1:
+        parser.error("--requests must be 1..200000 and --concurrency ≥ 1")
+    if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--url must be a loopback address: this is a local benchmark")
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def seed(redis_url: str, namespace: str) -> None:
+    from redis.asyncio import Redis
+
+    from streams.readmodel import ReadModel
+
+    client = Redis.from_url(redis_url)
+    try:
+        await ReadModel(client, namespace).put_snapshot(json.dumps(SNAPSHOT))
+    finally:
+        await client.aclose()
+
+
+async def cleanup(redis_url: str, namespace: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{namespace}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def start_api(redis_url: str, prefix: str, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, REDIS_URL=redis_url, ASSETSTREAM_TOPIC_PREFIX=prefix)
+    env.pop("ASSETSTREAM_API_TOKEN", None)
+    cmd = [sys.executable, "-m", "streams.cli", "api", "--host", "127.0.0.1"]
+    return subprocess.Popen(
+        [*cmd, "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def wait_ready(base_url: str, proc: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            if httpx.get(f"{base_url}/", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"the API exited with {proc.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the API at {base_url} was not ready after {START_TIMEOUT_S}s")
+        time.sleep(0.1)
+
+
+async def load(base_url: str, path: str, total: int, concurrency: int) -> tuple[list[float], float]:
+    """Send `total` GETs over `concurrency` keep-alive connections; latencies and wall time.
+
+    A minimal HTTP/1.1 client on asyncio streams: httpx costs more CPU per
+    request than the server does, and on a small machine it would measure itself.
+    """
+    url = urlparse(base_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    latencies: list[float] = []
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise SystemExit(f"GET {path} answered {head.splitlines()[0]!r}")
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def server_cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU seconds of the API process so far (Linux /proc), 0 if unknown."""
+    if proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat(5), counted after the ")" that ends the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def main() -> int:
+    args = parse_args()
+    proc: subprocess.Popen[bytes] | None = None
+    namespace = ""
+    if args.url:
+        base_url = args.url.rstrip("/")
+    else:
+        prefix = f"bench-{uuid.uuid4().hex[:8]}."
+        namespace = f"{prefix}assetstream:"
+        asyncio.run(seed(args.redis_url, namespace))
+        base_url = f"http://127.0.0.1:{free_port()}"
+        proc = start_api(args.redis_url, prefix, int(base_url.rsplit(":", 1)[1]))
+    try:
+        wait_ready(base_url, proc)
+        path = f"/assets/{args.asset_id}"
+        asyncio.run(load(base_url, path, args.warmup, args.concurrency))
+        cpu_before = server_cpu_s(proc)
+        latencies, wall = asyncio.run(load(base_url, path, args.requests, args.concurrency))
+        cpu_used = server_cpu_s(proc) - cpu_before
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        if namespace:
+            asyncio.run(cleanup(args.redis_url, namespace))
+
+    ms = sorted(x * 1000 for x in latencies)
+    import importlib.util
+
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    print(
+        f"GET {path}: {len(ms)} requests, concurrency {args.concurrency}, "
+        f"one uvicorn worker ({parser}, {loop})"
+    )
+    print(
+        f"p50 {percentile(ms, 50):.2f} ms  p90 {percentile(ms, 90):.2f} ms  "
+        f"p99 {percentile(ms, 99):.2f} ms  max {ms[-1]:.2f} ms  "
+        f"mean {statistics.fmean(ms):.2f} ms  throughput {len(ms) / wall:.0f} req/s"
+    )
+    if proc is not None:
+        # Server CPU per request, apart from the load generator's own cost
+        # (both share this machine's cores).
+        print(f"server CPU {cpu_used * 1000 / len(ms):.2f} ms per request")
+    print(
+        "reproduce: .venv/bin/python benchmarks/api_latency.py "
+        f"--requests {args.requests} --concurrency {args.concurrency}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
