@@ -413,3 +413,39 @@ def test_a_projection_stopped_during_an_outage_commits_nothing_and_its_successor
             await redis.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_tombstone_removes_the_asset_and_its_account_entry(
+    kafka_bootstrap: str, redis_url: str, topic_prefix: str
+) -> None:
+    prefix = f"{topic_prefix}tomb-{uuid.uuid4().hex[:8]}."
+    config = make_config(prefix, redis_url, kafka_bootstrap)
+
+    async def scenario() -> None:
+        await create_topic(kafka_bootstrap, config.topic)
+        target = snapshot("AST-SRC/transfer/evt-7", 1, account_id="ACC-TARGET")
+        await produce(
+            kafka_bootstrap, config.topic, [target, snapshot("AST-KEEP", 1, "ACC-TARGET")]
+        )
+        async with running_projection(config), api_client(redis_url, config.namespace) as api:
+            await wait_for(
+                lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "the snapshots"
+            )
+            assert (await api.get(f"/assets/{target['asset_id']}")).status_code == 200
+            # A withdrawn transfer target: the worker publishes a tombstone for its key.
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                await producer.send_and_wait(
+                    config.topic, key=target["asset_id"].encode(), value=None
+                )
+            finally:
+                await producer.stop()
+            await wait_for(
+                lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "the tombstone"
+            )
+            assert (await api.get(f"/assets/{target['asset_id']}")).status_code == 404
+            account = (await api.get("/accounts/ACC-TARGET/assets")).json()
+            assert [a["asset_id"] for a in account["assets"]] == ["AST-KEEP"]
+
+    asyncio.run(scenario())
