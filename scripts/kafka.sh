@@ -43,9 +43,10 @@ fetch() {
     log "assembling Apache Kafka ${KAFKA_VERSION} from Maven Central into ${KAFKA_LIB}"
     rm -rf "${KAFKA_LIB}"
     mkdir -p "${KAFKA_LIB}"
-    mvn -q -B -f "${ROOT}/scripts/kafka/pom.xml" \
+    mvn -B -ntp -f "${ROOT}/scripts/kafka/pom.xml" \
         -Dkafka.version="${KAFKA_VERSION}" -Dkafka.lib="${KAFKA_LIB}" package \
-        || die "maven could not assemble kafka_2.13:${KAFKA_VERSION} (see output above)"
+        >"${KAFKA_HOME}/maven.log" 2>&1 \
+        || { tail -n 40 "${KAFKA_HOME}/maven.log" >&2; die "maven could not assemble kafka_2.13:${KAFKA_VERSION} (log: ${KAFKA_HOME}/maven.log)"; }
     ls "${KAFKA_LIB}"/kafka_2.13-"${KAFKA_VERSION}".jar >/dev/null \
         || die "kafka_2.13-${KAFKA_VERSION}.jar missing after maven ran"
     touch "${KAFKA_HOME}/.complete"
