@@ -449,3 +449,38 @@ def test_a_tombstone_removes_the_asset_and_its_account_entry(
             assert [a["asset_id"] for a in account["assets"]] == ["AST-KEEP"]
 
     asyncio.run(scenario())
+
+
+def test_the_projection_waits_for_the_topic_instead_of_auto_creating_it(
+    kafka_bootstrap: str, redis_url: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    prefix = f"{topic_prefix}wait-{uuid.uuid4().hex[:8]}."
+    config = make_config(prefix, redis_url, kafka_bootstrap)
+    caplog.set_level("INFO", logger="streams.sinks.redis_projection")
+
+    async def topic_exists() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            return config.topic in await admin.list_topics()
+        finally:
+            await admin.close()
+
+    async def scenario() -> None:
+        async with running_projection(config), api_client(redis_url, config.namespace) as api:
+
+            async def waited_twice() -> bool:
+                return caplog.text.count(f"waiting for topic {config.topic}") >= 2
+
+            await wait_for(waited_twice, OUTAGE_NOTICED_TIMEOUT_S, "the projection to wait")
+            assert not await topic_exists()
+            # The worker creates the compacted topic; the projection then starts.
+            await create_topic(kafka_bootstrap, config.topic)
+            await produce(kafka_bootstrap, config.topic, [snapshot("AST-LATE", 4)])
+
+            async def visible() -> bool:
+                return await api_versions(api, ["AST-LATE"]) == {"AST-LATE": 4}
+
+            await wait_for(visible, VISIBLE_TIMEOUT_S, "the first snapshot after the wait")
+
+    asyncio.run(scenario())
