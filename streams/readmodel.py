@@ -112,6 +112,19 @@ def _as_bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
 
 
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A null value on the compacted topic: the asset no longer exists."""
+
+    asset_id: str
+
+
+def check(raw: bytes | str) -> SnapshotKeyFields:
+    """Validate a snapshot record without writing it; raises SnapshotFormatError/ValueError."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return key_fields(parse_snapshot(text))
+
+
 class ReadModel:
     """Async access to the snapshot read model in one Redis namespace."""
 
@@ -131,35 +144,62 @@ class ReadModel:
     def account_key(self, account_id: str) -> str:
         return f"{self._ns}{_ACCOUNT_PREFIX}{account_id}{_ACCOUNT_SUFFIX}"
 
+    def _put_call(self, raw: bytes | str) -> tuple[list[str], list[str | int]]:
+        """Keys and arguments of the versioned write; raises SnapshotFormatError."""
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        fields = key_fields(parse_snapshot(text))
+        keys = [self.asset_key(fields.asset_id), self.account_key(fields.account_id)]
+        args: list[str | int] = [
+            fields.version,
+            fields.as_of,
+            fields.account_id,
+            text,
+            f"{self._ns}{_ACCOUNT_PREFIX}",
+            _ACCOUNT_SUFFIX,
+            fields.asset_id,
+        ]
+        return keys, args
+
+    def _delete_call(self, asset_id: str) -> tuple[list[str], list[str | int]]:
+        return [self.asset_key(asset_id)], [
+            f"{self._ns}{_ACCOUNT_PREFIX}",
+            _ACCOUNT_SUFFIX,
+            asset_id,
+        ]
+
     async def put_snapshot(self, raw: bytes | str) -> bool:
         """Store a published snapshot unless a newer one is stored; True if written.
 
         Raises SnapshotFormatError for a record that is not a snapshot, and
         redis errors (ConnectionError, TimeoutError) when Redis is unreachable.
         """
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        fields = key_fields(parse_snapshot(text))
-        written = await self._put(
-            keys=[self.asset_key(fields.asset_id), self.account_key(fields.account_id)],
-            args=[
-                fields.version,
-                fields.as_of,
-                fields.account_id,
-                text,
-                f"{self._ns}{_ACCOUNT_PREFIX}",
-                _ACCOUNT_SUFFIX,
-                fields.asset_id,
-            ],
-        )
-        return bool(written)
+        keys, args = self._put_call(raw)
+        return bool(await self._put(keys=keys, args=args))
 
     async def delete_asset(self, asset_id: str) -> bool:
         """Remove an asset (a tombstone on the compacted topic); True if it existed."""
-        removed = await self._delete(
-            keys=[self.asset_key(asset_id)],
-            args=[f"{self._ns}{_ACCOUNT_PREFIX}", _ACCOUNT_SUFFIX, asset_id],
-        )
-        return bool(removed)
+        keys, args = self._delete_call(asset_id)
+        return bool(await self._delete(keys=keys, args=args))
+
+    async def apply_all(self, changes: Sequence[bytes | str | Tombstone]) -> list[bool]:
+        """Apply snapshots and tombstones in order, in one round trip; True where changed.
+
+        Every change must already be valid (see `check`): a pipeline cannot
+        skip one bad record. Each script call stays atomic on its own; the
+        batch is not a transaction, and need not be, since every write is
+        versioned and idempotent.
+        """
+        if not changes:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for change in changes:
+            if isinstance(change, Tombstone):
+                keys, args = self._delete_call(change.asset_id)
+                await self._delete(keys=keys, args=args, client=pipe)
+            else:
+                keys, args = self._put_call(change)
+                await self._put(keys=keys, args=args, client=pipe)
+        return [bool(result) for result in await pipe.execute()]
 
     async def get_snapshot_json(self, asset_id: str) -> bytes | None:
         """The stored snapshot's JSON bytes, exactly as published, or None."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import Counter
 
-from streams.readmodel import ReadModel, SnapshotFormatError, namespace_for
+from streams.readmodel import ReadModel, Tombstone, check, namespace_for
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -115,7 +115,8 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
             )
             if not batch:
                 continue
-            if not await _write_with_retry(model, batch, config, stop_event):
+            changes = _changes_of(batch)
+            if not await _write_with_retry(model, changes, config, stop_event):
                 return  # stopping mid-outage: nothing committed, records are re-read
             await _commit(consumer, batch)
     finally:
@@ -155,7 +156,7 @@ async def _wait_for_topic(config: ProjectionConfig, stop_event: asyncio.Event) -
 
 async def _write_with_retry(
     model: ReadModel,
-    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    changes: Sequence[bytes | Tombstone],
     config: ProjectionConfig,
     stop_event: asyncio.Event,
 ) -> bool:
@@ -166,7 +167,7 @@ async def _write_with_retry(
     delay = config.backoff_initial_s
     while True:
         try:
-            await _write_batch(model, batch)
+            await _write_batch(model, changes)
             return True
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             REDIS_RETRIES.inc()
@@ -179,24 +180,38 @@ async def _write_with_retry(
         delay = min(delay * 2, config.backoff_max_s)
 
 
-async def _write_batch(
-    model: ReadModel, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-) -> None:
-    """Write every record; the Lua script makes a repeated write a no-op."""
+def _changes_of(
+    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+) -> list[bytes | Tombstone]:
+    """The batch's valid records, in order per partition."""
+    changes: list[bytes | Tombstone] = []
     for records in batch.values():
         for record in records:
-            await _write_record(model, record)
+            change = _change_of(record)
+            if change is not None:
+                changes.append(change)
+    return changes
 
 
-async def _write_record(model: ReadModel, record: ConsumerRecord[bytes, bytes]) -> None:
-    if record.value is None:
-        if record.key is not None:
-            await model.delete_asset(record.key.decode("utf-8", errors="replace"))
+async def _write_batch(model: ReadModel, changes: Sequence[bytes | Tombstone]) -> None:
+    """Write the changes in one pipeline; the Lua script makes repeats no-ops."""
+    results = await model.apply_all(changes)
+    for change, changed in zip(changes, results, strict=True):
+        if isinstance(change, Tombstone):
             PROJECTED.labels("deleted").inc()
-        return
+        else:
+            PROJECTED.labels("written" if changed else "stale").inc()
+
+
+def _change_of(record: ConsumerRecord[bytes, bytes]) -> bytes | Tombstone | None:
+    """What a record asks of the read model; None (logged) for a record to skip."""
+    if record.value is None:
+        if record.key is None:
+            return None
+        return Tombstone(record.key.decode("utf-8", errors="replace"))
     try:
-        written = await model.put_snapshot(record.value)
-    except (SnapshotFormatError, ValueError) as exc:
+        check(record.value)
+    except ValueError as exc:
         # Our own output topic; a bad record is a producer bug. Skip it loudly
         # rather than stop projecting every other asset.
         PROJECTED.labels("invalid").inc()
@@ -207,8 +222,9 @@ async def _write_record(model: ReadModel, record: ConsumerRecord[bytes, bytes]) 
             record.offset,
             exc,
         )
-        return
-    PROJECTED.labels("written" if written else "stale").inc()
+        return None
+    value: bytes = record.value
+    return value
 
 
 async def _commit(

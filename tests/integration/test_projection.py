@@ -484,3 +484,31 @@ def test_the_projection_waits_for_the_topic_instead_of_auto_creating_it(
             await wait_for(visible, VISIBLE_TIMEOUT_S, "the first snapshot after the wait")
 
     asyncio.run(scenario())
+
+
+def test_a_record_that_is_not_a_snapshot_is_skipped_without_blocking_the_others(
+    kafka_bootstrap: str, redis_url: str, topic_prefix: str
+) -> None:
+    prefix = f"{topic_prefix}bad-{uuid.uuid4().hex[:8]}."
+    config = make_config(prefix, redis_url, kafka_bootstrap)
+
+    async def scenario() -> None:
+        await create_topic(kafka_bootstrap, config.topic)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in (b"not json", b'{"asset_id": "AST-BAD"}', b"[1, 2]"):
+                await producer.send_and_wait(config.topic, key=b"AST-BAD", value=value)
+        finally:
+            await producer.stop()
+        await produce(kafka_bootstrap, config.topic, [snapshot("AST-GOOD", 1)])
+        async with running_projection(config), api_client(redis_url, config.namespace) as api:
+            await wait_for(
+                lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "every record"
+            )
+            assert await api_versions(api, ["AST-GOOD", "AST-BAD"]) == {
+                "AST-GOOD": 1,
+                "AST-BAD": None,
+            }
+
+    asyncio.run(scenario())
