@@ -313,18 +313,22 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = redis
         if client is None:
-            from redis.asyncio import Redis
+            from redis.asyncio import BlockingConnectionPool, Redis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
 
             # Fail fast: a request waits at most ~2 s for Redis, then gets a 503.
-            client = Redis.from_url(
+            # A burst beyond the pool waits for a free connection instead of
+            # failing with "too many connections".
+            pool = BlockingConnectionPool.from_url(
                 config.redis_url,
+                max_connections=64,
+                timeout=2,
                 socket_connect_timeout=1,
                 socket_timeout=2,
                 retry=Retry(NoBackoff(), 1),
-                max_connections=64,
             )
+            client = Redis.from_pool(pool)
         app.state.model = ReadModel(client, config.namespace)
         try:
             yield
