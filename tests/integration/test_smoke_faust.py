@@ -3,7 +3,9 @@
 The worker (tests/integration/smoke_app.py) consumes raw bytes, counts per key in a
 table and publishes JSON; the test produces with aiokafka, consumes the output, and
 checks through the admin client that the table's changelog topic exists and is
-compacted. This is the test that decided the Kafka version (README).
+compacted. A second worker process must restore the table from the changelog and
+resume from the committed offsets. This is the test that decided the Kafka version
+(README).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ async def _consume(bootstrap: str, topic: str, count: int, timeout: float) -> li
     return received
 
 
-def test_faust_worker_consumes_updates_table_and_publishes(
+def test_faust_worker_consumes_updates_table_publishes_and_recovers_after_restart(
     kafka_bootstrap: str,
     stack_env: dict[str, str],
     topic_prefix: str,
@@ -99,14 +101,16 @@ def test_faust_worker_consumes_updates_table_and_publishes(
     changelog = f"{app_id}-counts-changelog"
     asyncio.run(_create_topics(kafka_bootstrap, [inbound, outbound]))
 
+    worker_env = {
+        **stack_env,
+        "SMOKE_APP_ID": app_id,
+        "SMOKE_IN_TOPIC": inbound,
+        "SMOKE_OUT_TOPIC": outbound,
+    }
+    # Step 1: the first worker counts three messages.
     worker = start_process(
         ["python", "-m", "tests.integration.smoke_app", "worker", "-l", "info", "--without-web"],
-        env={
-            **stack_env,
-            "SMOKE_APP_ID": app_id,
-            "SMOKE_IN_TOPIC": inbound,
-            "SMOKE_OUT_TOPIC": outbound,
-        },
+        env=worker_env,
         name="smoke faust worker",
     )
     worker.wait_for_log("Worker ready", timeout=WORKER_READY_TIMEOUT_S)
@@ -123,10 +127,24 @@ def test_faust_worker_consumes_updates_table_and_publishes(
         {"key": "beta", "value": "two", "count": 1},
         {"key": "alpha", "value": "three", "count": 2},
     ]
+    assert worker.stop() == 0, worker.log_text()[-4000:]
+
+    # Step 2: a second worker process restores the table from the changelog and
+    # continues counting where the first one stopped (its offsets were committed).
+    restarted = start_process(
+        ["python", "-m", "tests.integration.smoke_app", "worker", "-l", "info", "--without-web"],
+        env=worker_env,
+        name="restarted smoke faust worker",
+    )
+    restarted.wait_for_log("Worker ready", timeout=WORKER_READY_TIMEOUT_S)
+    asyncio.run(_produce(kafka_bootstrap, inbound, [(b"alpha", b"four")]))
+    received = asyncio.run(_consume(kafka_bootstrap, outbound, 4, OUTPUT_TIMEOUT_S))
+    assert received[3] == {"key": "alpha", "value": "four", "count": 3}
+    assert restarted.stop() == 0, restarted.log_text()[-4000:]
+
     policy = wait_until(
         lambda: asyncio.run(_topic_cleanup_policy(kafka_bootstrap, changelog)),
         timeout=10,
         what=f"changelog topic {changelog} to exist",
     )
     assert policy == "compact"
-    assert worker.stop() == 0, worker.log_text()[-4000:]
