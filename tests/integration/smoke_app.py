@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import faust
 
@@ -30,6 +31,9 @@ app = faust.App(
     topic_partitions=1,
     topic_replication_factor=1,
     web_enabled=False,
+    # faust keeps per-app state in "{app id}-data" under the working directory
+    # unless told otherwise; never litter the checkout.
+    datadir=os.environ.get("SMOKE_DATA_DIR", tempfile.gettempdir()),
     # Commit quickly so a restarted worker does not re-read much.
     broker_commit_interval=0.5,
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,6 +96,7 @@ def test_faust_worker_consumes_updates_table_publishes_and_recovers_after_restar
     topic_prefix: str,
     start_process: Callable[..., Any],
     wait_until: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
     app_id = f"{topic_prefix}smoke"
     inbound, outbound = f"{topic_prefix}in", f"{topic_prefix}out"
@@ -106,6 +108,7 @@ def test_faust_worker_consumes_updates_table_publishes_and_recovers_after_restar
         "SMOKE_APP_ID": app_id,
         "SMOKE_IN_TOPIC": inbound,
         "SMOKE_OUT_TOPIC": outbound,
+        "SMOKE_DATA_DIR": str(tmp_path),
     }
     # Step 1: the first worker counts three messages.
     worker = start_process(
