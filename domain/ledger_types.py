@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,18 @@ class Source:
     key: str | None
     payload: str  # the original bytes: text when valid UTF-8, else base64
     payload_encoding: str | None = None  # "base64" when `payload` is base64
+
+    @classmethod
+    def from_bytes(
+        cls, topic: str, partition: int | None, offset: int | None, key: str | None, raw: bytes
+    ) -> Source:
+        """Keep the original bytes losslessly: as text when they are UTF-8, else as base64."""
+        try:
+            return cls(topic, partition, offset, key, raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return cls(
+                topic, partition, offset, key, base64.b64encode(raw).decode("ascii"), "base64"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,232 @@
+"""Output records (SPEC §5, §4.6): the asset snapshot and the dead-letter record.
+
+Money and quantities stay strings end to end (exact decimals, formatted by
+the domain); dates are ISO strings; times RFC 3339 with Z.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.ledger_types import DeadLetter
+from domain.snapshot_types import ActionView, AssetSnapshot, PendingView, PeriodView, Status
+
+
+def _time(moment: datetime) -> str:
+    text = moment.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PeriodRecord(_Output):
+    start_date: str
+    end_date: str
+    quantity: str
+    mrr: str
+    amount: str
+
+
+class ActionRecord(_Output):
+    action_id: str
+    event_id: str
+    category: str
+    subtype: str | None
+    effective_date: str
+    action_time: str
+    quantity_change: str
+    mrr_change: str
+    amount_change: str
+    order_id: str | None
+
+
+class PendingRecord(_Output):
+    event_id: str
+    action_id: str
+    type: str
+    effective_date: str
+    reason_code: str
+    reason: str
+
+
+class AssetSnapshotModel(_Output):
+    """Value of `assets.snapshots` (compacted, key = asset_id)."""
+
+    asset_id: str
+    account_id: str
+    currency: str
+    version: int
+    as_of: str
+    status: Status
+    current_quantity: str
+    current_mrr: str
+    lifecycle_start_date: str
+    lifecycle_end_date: str
+    total_lifecycle_amount: str
+    state_periods: list[PeriodRecord]
+    actions: list[ActionRecord]
+    pending_events: list[PendingRecord]
+    product_code: str
+    product_name: str | None
+    price_term_months: int
+    renewal_term_months: int | None
+    billing_anchor_date: str
+    updated_by_event_id: str | None
+
+
+class DeadLetterModel(_Output):
+    """Value of `assets.deadletter` (key = the original message key)."""
+
+    event_id: str | None
+    reason_code: str
+    reason: str
+    source_topic: str | None
+    source_partition: int | None
+    source_offset: int | None
+    key: str | None
+    payload: str | None
+    payload_encoding: str | None = None
+    dead_lettered_at: str
+
+
+def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
+    """The JSON-ready snapshot with SPEC §5's field names (plus product and anchor fields)."""
+    return {
+        "asset_id": snapshot.asset_id,
+        "account_id": snapshot.account_id,
+        "currency": snapshot.currency,
+        "version": snapshot.version,
+        "as_of": snapshot.as_of.isoformat(),
+        "status": snapshot.status.value,
+        "current_quantity": snapshot.current_quantity,
+        "current_mrr": snapshot.current_mrr,
+        "lifecycle_start_date": snapshot.lifecycle_start_date.isoformat(),
+        "lifecycle_end_date": snapshot.lifecycle_end_date.isoformat(),
+        "total_lifecycle_amount": snapshot.total_lifecycle_amount,
+        "state_periods": [
+            {
+                "start_date": p.start_date.isoformat(),
+                "end_date": p.end_date.isoformat(),
+                "quantity": p.quantity,
+                "mrr": p.mrr,
+                "amount": p.amount,
+            }
+            for p in snapshot.state_periods
+        ],
+        "actions": [
+            {
+                "action_id": a.action_id,
+                "event_id": a.event_id,
+                "category": a.category,
+                "subtype": a.subtype,
+                "effective_date": a.effective_date.isoformat(),
+                "action_time": _time(a.action_time),
+                "quantity_change": a.quantity_change,
+                "mrr_change": a.mrr_change,
+                "amount_change": a.amount_change,
+                "order_id": a.order_id,
+            }
+            for a in snapshot.actions
+        ],
+        "pending_events": [
+            {
+                "event_id": p.event_id,
+                "action_id": p.action_id,
+                "type": p.event_type,
+                "effective_date": p.effective_date.isoformat(),
+                "reason_code": p.reason_code,
+                "reason": p.reason,
+            }
+            for p in snapshot.pending_events
+        ],
+        "product_code": snapshot.product_code,
+        "product_name": snapshot.product_name,
+        "price_term_months": snapshot.price_term_months,
+        "renewal_term_months": snapshot.renewal_term_months,
+        "billing_anchor_date": snapshot.billing_anchor_date.isoformat(),
+        "updated_by_event_id": snapshot.updated_by_event_id,
+    }
+
+
+def snapshot_from_dict(record: dict[str, Any]) -> AssetSnapshot:
+    """Inverse of `snapshot_to_dict` (validated first), for readers of the topic."""
+    m = AssetSnapshotModel.model_validate(record)
+    return AssetSnapshot(
+        asset_id=m.asset_id,
+        account_id=m.account_id,
+        currency=m.currency,
+        product_code=m.product_code,
+        product_name=m.product_name,
+        price_term_months=m.price_term_months,
+        renewal_term_months=m.renewal_term_months,
+        billing_anchor_date=date.fromisoformat(m.billing_anchor_date),
+        version=m.version,
+        as_of=date.fromisoformat(m.as_of),
+        status=m.status,
+        current_quantity=m.current_quantity,
+        current_mrr=m.current_mrr,
+        lifecycle_start_date=date.fromisoformat(m.lifecycle_start_date),
+        lifecycle_end_date=date.fromisoformat(m.lifecycle_end_date),
+        total_lifecycle_amount=m.total_lifecycle_amount,
+        state_periods=tuple(
+            PeriodView(
+                date.fromisoformat(p.start_date),
+                date.fromisoformat(p.end_date),
+                p.quantity,
+                p.mrr,
+                p.amount,
+            )
+            for p in m.state_periods
+        ),
+        actions=tuple(
+            ActionView(
+                a.action_id,
+                a.event_id,
+                a.category,
+                a.subtype,
+                date.fromisoformat(a.effective_date),
+                datetime.fromisoformat(a.action_time.replace("Z", "+00:00")),
+                a.quantity_change,
+                a.mrr_change,
+                a.amount_change,
+                a.order_id,
+            )
+            for a in m.actions
+        ),
+        pending_events=tuple(
+            PendingView(
+                p.event_id,
+                p.action_id,
+                p.type,
+                date.fromisoformat(p.effective_date),
+                p.reason_code,
+                p.reason,
+            )
+            for p in m.pending_events
+        ),
+        updated_by_event_id=m.updated_by_event_id,
+    )
+
+
+def dead_letter_to_dict(letter: DeadLetter) -> dict[str, Any]:
+    """SPEC §4.6's dead-letter record; `payload_encoding` appears only for base64 payloads."""
+    source = letter.source
+    record: dict[str, Any] = {
+        "event_id": letter.event_id,
+        "reason_code": letter.reason_code.value,
+        "reason": letter.reason,
+        "source_topic": source.topic if source else None,
+        "source_partition": source.partition if source else None,
+        "source_offset": source.offset if source else None,
+        "key": source.key if source else None,
+        "payload": source.payload if source else None,
+        "dead_lettered_at": _time(letter.dead_lettered_at),
+    }
+    if source is not None and source.payload_encoding:
+        record["payload_encoding"] = source.payload_encoding
+    return record

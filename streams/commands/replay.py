@@ -1,0 +1,100 @@
+"""`assetstream replay`: the same domain engine with no Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from typing import BinaryIO
+
+HELP = "Fold a JSONL file of events with no Kafka; write snapshots.jsonl and rejected.jsonl."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("events", help="input events, one CloudEvent per line ('-' for stdin)")
+    parser.add_argument(
+        "--as-of", required=True, type=date.fromisoformat, help="date the snapshots are as of"
+    )
+    parser.add_argument("--out", required=True, help="output directory (created if missing)")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+class Progress:
+    """A one-line progress bar on stderr for large inputs, only when stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and total >= 5_000 and sys.stderr.isatty()
+        self.shown = -1
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        percent = done * 100 // self.total
+        if percent != self.shown:
+            self.shown = percent
+            bar = "#" * (percent // 4)
+            sys.stderr.write(f"\rreplaying [{bar:<25}] {percent:3d}% ({done}/{self.total})")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _read_lines(path: str) -> list[bytes]:
+    stream: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    with stream:
+        return stream.read().splitlines()
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
+    from streams.replay import ReplayEngine
+
+    source_name = "stdin" if args.events == "-" else Path(args.events).name
+    lines = _read_lines(args.events)
+    engine = ReplayEngine(as_of=args.as_of, source_name=source_name)
+    progress = Progress(len(lines), enabled=not args.no_progress)
+    for number, raw in enumerate(lines, start=1):
+        if raw.strip():  # blank lines are layout, not messages
+            engine.feed(raw, number)
+        progress.update(number)
+    engine.finish()
+    progress.close()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "snapshots.jsonl").open("w", encoding="utf-8") as handle:
+        for asset_id in sorted(engine.snapshots):
+            handle.write(json.dumps(snapshot_to_dict(engine.snapshots[asset_id])) + "\n")
+    with (out / "rejected.jsonl").open("w", encoding="utf-8") as handle:
+        for letter in engine.rejected:
+            handle.write(json.dumps(dead_letter_to_dict(letter)) + "\n")
+    _print_summary(engine, out)
+    return 0
+
+
+def _print_summary(engine: object, out: object) -> None:
+    from streams.replay import ReplayEngine
+
+    assert isinstance(engine, ReplayEngine)
+    print(f"Replayed {engine.messages} messages as of {engine.as_of} -> {out}")
+    print("Outcomes on arrival (events still pending at the end are then dead-lettered):")
+    for outcome, count in sorted(engine.outcomes.items()):
+        print(f"  {outcome:<40} {count:>8}")
+    print(f"Assets: {len(engine.snapshots)}")
+    rows = sorted(engine.snapshots.items())
+    if rows:
+        header = f"  {'asset':<32} {'status':<12} {'quantity':>10} {'mrr':>14} {'total':>16}"
+        print(header)
+        for asset_id, s in rows[:50]:
+            mrr = f"{s.current_mrr} {s.currency}"
+            total = f"{s.total_lifecycle_amount} {s.currency}"
+            quantity, status = s.current_quantity, s.status.value
+            print(f"  {asset_id:<32} {status:<12} {quantity:>10} {mrr:>14} {total:>16}")
+        if len(rows) > 50:
+            print(f"  … and {len(rows) - 50} more (see snapshots.jsonl)")
