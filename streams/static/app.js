@@ -109,14 +109,14 @@
 
   // ---- chart ----------------------------------------------------------------
 
-  function niceMax(max) {
-    if (!(max > 0)) return 1;
-    var exp = Math.pow(10, Math.floor(Math.log10(max)));
-    var steps = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
-    for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * exp >= max * 1.08) return steps[i] * exp;
-    }
-    return 10 * exp;
+  // Axis top and tick step: 1, 2, 2.5 or 5 times a power of ten, about 4 ticks.
+  function niceScale(max) {
+    if (!(max > 0)) return { top: 1, step: 0.25 };
+    var raw = max * 1.1 / 4;
+    var exp = Math.pow(10, Math.floor(Math.log10(raw)));
+    var f = raw / exp;
+    var step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * exp;
+    return { top: step * Math.ceil(max * 1.1 / step), step: step };
   }
 
   function monthTicks(from, to, most) {
@@ -147,21 +147,25 @@
     var from = Math.min(start, today), to = Math.max(end, today);
     if (to <= from) to = from + 1;
     var values = periods.map(function (p) { return Number(p[key]); });
-    var top = niceMax(Math.max.apply(null, values.concat([0])));
+    var scale = niceScale(Math.max.apply(null, values.concat([0])));
+    var top = scale.top;
     function x(day) { return L + (day - from) / (to - from) * (W - L - R); }
     function y(v) { return T + (1 - v / top) * (H - T - B); }
     function r(n) { return Math.round(n * 10) / 10; }
 
     var grid = [];
-    for (var i = 0; i <= 4; i++) {
-      var v = top * i / 4;
+    for (var i = 0; i * scale.step <= top + 1e-9; i++) {
+      var v = i * scale.step;
       grid.push(svg("line", { class: "grid", x1: L, x2: W - R, y1: r(y(v)), y2: r(y(v)) }));
       grid.push(svg("text", { class: "axis-label", x: L - 8, y: r(y(v)) + 4, "text-anchor": "end",
         text: format(v) }));
     }
     monthTicks(from, to, W < 500 ? 3 : 6).forEach(function (t) {
       grid.push(svg("line", { class: "tick", x1: r(x(t.day)), x2: r(x(t.day)), y1: H - B, y2: H - B + 5 }));
-      grid.push(svg("text", { class: "axis-label", x: r(x(t.day)), y: H - B + 18, "text-anchor": "middle",
+      var tx0 = r(x(t.day));
+      // Keep the first and last labels inside the drawing.
+      var anchor = tx0 > W - R - 24 ? "end" : tx0 < L + 24 ? "start" : "middle";
+      grid.push(svg("text", { class: "axis-label", x: tx0, y: H - B + 18, "text-anchor": anchor,
         text: t.text }));
     });
 
@@ -177,7 +181,9 @@
       prevEnd = p.end_date;
     });
 
+    // Label only where the value changes, so a long run of renewals stays readable.
     var labels = periods.map(function (p, idx) {
+      if (idx > 0 && values[idx] === values[idx - 1]) return null;
       var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
       return svg("text", { class: "point-label", x: cx + 7, y: cy - 9, text: p[key] });
     });
@@ -281,14 +287,22 @@
     return el("div", { class: "kpi", testid: testid }, [
       el("div", { class: "kpi-title", text: title }),
       el("div", { class: "kpi-value", text: value }),
-      note ? el("div", { class: "kpi-note", text: note }) : null,
+      note ? el("div", { class: "kpi-note" }, note) : null,
     ]);
   }
 
   function dashboardPanel(s) {
     var periods = s.state_periods || [];
     var daysLeft = parseDay(s.lifecycle_end_date) - parseDay(s.as_of);
-    var termNote = daysLeft > 0 ? daysLeft + " days left in term" : "ended " + s.lifecycle_end_date;
+    var cut = (s.actions || []).filter(function (a) {
+      return a.effective_date === s.lifecycle_end_date &&
+        (a.category === "cancellation" || a.subtype === "transfer_from");
+    })[0];
+    var termNote = daysLeft > 0
+      ? (cut
+          ? [daysLeft + " days left · " + label(cut.category) + " ", el("span", { class: "nowrap", text: cut.effective_date })]
+          : daysLeft + " days left in term")
+      : ["ended ", el("span", { class: "nowrap", text: s.lifecycle_end_date })];
     var kpis = el("div", { class: "kpis" }, [
       kpi("kpi-quantity", "Current quantity", s.current_quantity, "as of " + s.as_of),
       kpi("kpi-mrr", "Current MRR", money(s.current_mrr, s.currency), null),
