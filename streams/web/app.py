@@ -5,57 +5,35 @@ Routes: `/assets/{id}`, `/assets/{id}/state`, `/accounts/{id}/assets`, `/healthz
 Swagger's `/docs` is disabled: it loads its script from a CDN, and the API must
 work offline; `/openapi.json` is the document.
 
-When a token is configured every route but `/healthz` requires it (see `_Guard`).
+When a token is configured every route but `/healthz` requires it (see `guard.Guard`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import hmac
 import json
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from http.cookies import SimpleCookie
-from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any, Final
-from urllib.parse import parse_qsl, urlencode
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streams.readmodel import ReadModel, namespace_for
 from streams.web import models
+from streams.web.guard import Guard, RequestMetrics
+from streams.web.health import check_kafka, check_redis
+from streams.web.pages import PAGE_CSP, STATIC_FILES, etag_of, read_static, render_page
 from streams.web.state import state_at, total_mrr_by_currency
 
 if TYPE_CHECKING:
     from streams.settings import Settings
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-TOKEN_COOKIE: Final = "assetstream_token"
-_DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
-_PLACEHOLDER: Final = re.compile(r"__(TITLE|PAGE|DATA)__")
-_STATIC_FILES: Final = {"app.js": "text/javascript", "style.css": "text/css"}
-# The pages run only our own script and style; the snapshot travels as JSON data.
-_PAGE_CSP: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
 
 # Module level: FastAPI resolves these annotations by name at request time.
 AssetId = Annotated[str, Path(description="The asset's id, e.g. AST-QBO-CAPRICORN.")]
@@ -97,143 +75,6 @@ class ApiError(Exception):
         self.extra = extra
 
 
-@dataclass(slots=True)
-class _Metrics:
-    registry: CollectorRegistry
-    requests: Counter
-    latency: Histogram
-
-    @classmethod
-    def create(cls) -> _Metrics:
-        # One registry per app, so several apps (tests) can live in one process.
-        registry = CollectorRegistry()
-        return cls(
-            registry=registry,
-            requests=Counter(
-                "assetstream_api_requests_total",
-                "HTTP requests answered, by method, route template and status.",
-                ["method", "route", "status"],
-                registry=registry,
-            ),
-            latency=Histogram(
-                "assetstream_api_request_duration_seconds",
-                "Time to answer an HTTP request, by method and route template.",
-                ["method", "route"],
-                registry=registry,
-                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-            ),
-        )
-
-
-class _Guard:
-    """Pure ASGI middleware: bearer-token check and request metrics.
-
-    Credentials, in order: `Authorization: Bearer <token>`, the `assetstream_token`
-    cookie, and (pages under /ui/ only) a `token` query parameter, which is moved
-    into the cookie by a redirect so it does not stay in the address bar.
-    No credentials → 401; wrong ones → 403. `/healthz` is always open.
-    """
-
-    def __init__(self, app: ASGIApp, token: str | None, metrics: _Metrics) -> None:
-        self.app = app
-        self.token = token
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            refusal = self._refusal(scope)
-            if refusal is None:
-                await self.app(scope, receive, send_and_record)
-            else:
-                await refusal(scope, receive, send_and_record)
-        finally:
-            route = scope.get("route")
-            # The template without converters ("/assets/{asset_id}"): bounded label values.
-            label = getattr(route, "path_format", None) or "unmatched"
-            method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method, label, str(status)).inc()
-            self.metrics.latency.labels(method, label).observe(time.perf_counter() - started)
-
-    def _refusal(self, scope: Scope) -> Response | None:
-        """None when the request may proceed, else the response that refuses it."""
-        if self.token is None or scope["path"] == "/healthz":
-            return None
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        offered: str | None = None
-        scheme, _, credentials = headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and credentials:
-            offered = credentials.strip()
-        elif "cookie" in headers:
-            cookie: SimpleCookie = SimpleCookie()
-            cookie.load(headers["cookie"])
-            if TOKEN_COOKIE in cookie:
-                offered = cookie[TOKEN_COOKIE].value
-        from_query = scope["path"].startswith("/ui/") and "token" in query
-        if from_query:
-            offered = query["token"]
-        if offered is None:
-            return JSONResponse(
-                {
-                    "error": "authentication required",
-                    "hint": "send 'Authorization: Bearer <token>'; in a browser open "
-                    "/ui/...?token=<token> once",
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="assetstream"'},
-            )
-        if not hmac.compare_digest(offered.encode(), self.token.encode()):
-            return JSONResponse(
-                {"error": "invalid token"},
-                status_code=403,
-                headers={"WWW-Authenticate": 'Bearer realm="assetstream", error="invalid_token"'},
-            )
-        if from_query:
-            rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
-            redirect = RedirectResponse(scope["path"] + (f"?{rest}" if rest else ""), 303)
-            redirect.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="strict", path="/")
-            return redirect
-        return None
-
-
-def _read_static(name: str) -> bytes:
-    return resources.files("streams").joinpath("static", name).read_bytes()
-
-
-def _json_for_script(raw: bytes | str) -> str:
-    """JSON safe inside <script type="application/json">: no `<`, `>` or `&` left.
-
-    Those characters can only occur inside JSON strings, where the \\u escapes
-    mean the same thing.
-    """
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    return (
-        text.replace("&", "\\u0026")
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def _html_escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
-
-
 def parse_date_param(name: str, value: str | None) -> date | None:
     """A YYYY-MM-DD query parameter, or a 422 naming it."""
     if value is None:
@@ -248,39 +89,6 @@ def parse_date_param(name: str, value: str | None) -> date | None:
             f"{name} must be a calendar date YYYY-MM-DD, got {value!r}",
             parameter=name,
         ) from None
-
-
-async def _check_kafka(config: ApiConfig) -> dict[str, object]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    kwargs = dict(config.kafka_kwargs)
-    kwargs.setdefault("request_timeout_ms", int(config.health_timeout_s * 1000))
-    client = AIOKafkaAdminClient(**kwargs)
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(client.start(), config.health_timeout_s)
-        topics = await asyncio.wait_for(client.list_topics(), config.health_timeout_s)
-        return {
-            "ok": True,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            "snapshots_topic": config.snapshots_topic,
-            "snapshots_topic_exists": config.snapshots_topic in topics,
-        }
-    except Exception as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}
-    finally:
-        # A client that never connected may fail to close; nothing is left open.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.close(), config.health_timeout_s)
-
-
-async def _check_redis(model: ReadModel, timeout: float) -> dict[str, object]:
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(model.ping(), timeout)
-        return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-    except Exception as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}
 
 
 def _account_row(snapshot: Mapping[str, Any], on: date | None) -> dict[str, Any]:
@@ -302,12 +110,10 @@ def _account_row(snapshot: Mapping[str, Any], on: date | None) -> dict[str, Any]
 
 def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     """Build the app. `redis` (a redis.asyncio client) is opened from the URL if not given."""
-    page_template = _read_static("page.html").decode("utf-8")
-    static = {name: _read_static(name) for name in _STATIC_FILES}
-    static_etag = {
-        name: f'"{hashlib.sha1(body).hexdigest()[:16]}"' for name, body in static.items()
-    }
-    metrics = _Metrics.create()
+    page_template = read_static("page.html").decode("utf-8")
+    static = {name: read_static(name) for name in STATIC_FILES}
+    static_etag = {name: etag_of(body) for name, body in static.items()}
+    metrics = RequestMetrics.create()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -344,7 +150,7 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.add_middleware(_Guard, token=config.token, metrics=metrics)
+    app.add_middleware(Guard, token=config.token, metrics=metrics)
 
     def model_of(request: Request) -> ReadModel:
         model: ReadModel = request.app.state.model
@@ -476,7 +282,8 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     )
     async def healthz(request: Request) -> JSONResponse:
         redis_check, kafka_check = await asyncio.gather(
-            _check_redis(model_of(request), config.health_timeout_s), _check_kafka(config)
+            check_redis(model_of(request), config.health_timeout_s),
+            check_kafka(config.kafka_kwargs, config.snapshots_topic, config.health_timeout_s),
         )
         ok = bool(redis_check["ok"]) and bool(kafka_check["ok"])
         body = {"status": "ok" if ok else "unavailable", "redis": redis_check, "kafka": kafka_check}
@@ -512,13 +319,11 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     # ---- pages --------------------------------------------------------------
 
     def page(kind: str, title: str, data: bytes | str, status: int = 200) -> HTMLResponse:
-        values = {"TITLE": _html_escape(title), "PAGE": kind, "DATA": _json_for_script(data)}
-        # One pass, so a placeholder-like text inside an id or the data stays text.
-        body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], page_template)
+        body = render_page(page_template, kind, title, data)
         return HTMLResponse(
             body,
             status_code=status,
-            headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-store"},
+            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"},
         )
 
     @app.get("/ui/assets/{asset_id:path}", response_class=HTMLResponse, tags=["pages"])
@@ -549,7 +354,7 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
             return Response(status_code=304, headers={"ETag": etag})
         return Response(
             static[name],
-            media_type=_STATIC_FILES[name],
+            media_type=STATIC_FILES[name],
             headers={"ETag": etag, "Cache-Control": "no-cache"},
         )
 
