@@ -469,3 +469,16 @@ def test_an_unknown_asset_page_is_a_404_page(redis_url: str) -> None:
         assert "<script>alert(1)</script>" not in response.text
 
     run(redis_url, body)
+
+
+def test_markup_in_a_snapshot_stays_data_inside_the_page(redis_url: str) -> None:
+    hostile = {**CAPRICORN, "asset_id": "AST-X", "product_name": "</script><b>x</b>&\u2028"}
+
+    async def body(c: httpx.AsyncClient) -> None:
+        page = (await c.get("/ui/assets/AST-X")).text
+        assert "</script><b>" not in page
+        start = page.index('<script id="page-data" type="application/json">')
+        embedded = page[page.index(">", start) + 1 : page.index("</script>", start)]
+        assert json.loads(embedded) == hostile
+
+    run(redis_url, body, seed=(hostile,))
