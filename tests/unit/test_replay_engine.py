@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from domain.ledger_types import Source
 from streams.replay import ReplayEngine
 
 
@@ -73,3 +74,22 @@ def test_a_bad_line_is_rejected_and_the_replay_goes_on() -> None:
     assert engine.rejected[0].source is not None
     assert engine.rejected[0].source.payload_encoding == "base64"
     assert "SRC" in engine.snapshots
+
+
+def test_lines_of_a_huge_order_carry_their_own_excerpt_not_the_whole_order() -> None:
+    from schemas.decode import Decoded, decode
+    from streams.pipeline import deliveries_for
+
+    lines = [{"line_id": str(i), "product_code": "P" * 300, "quantity": "1", "unit_price": "1",
+              "start_date": "2025-01-01", "end_date": "2026-01-01"}
+             for i in range(300)]  # fmt: skip
+    order = line("big", "order.fulfilled", {"order_id": "O", "account_id": "A", "currency": "USD",
+                                            "lines": lines})  # fmt: skip
+    decoded = decode(order)
+    assert isinstance(decoded, Decoded) and len(order) > 64 * 1024
+    source = Source.from_bytes("orders.fulfilled", 0, 7, "O", order)
+    deliveries = deliveries_for(decoded, source, datetime.now(UTC))
+    assert len(deliveries) == 300
+    excerpt = json.loads(deliveries[5].source.payload)  # type: ignore[union-attr]
+    assert [item["line_id"] for item in excerpt["data"]["lines"]] == ["5"]
+    assert deliveries[5].source.offset == 7  # type: ignore[union-attr]
