@@ -13,6 +13,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output"
+SCENARIOS = ROOT / "tests" / "scenarios"
+# Salesforce's lifecycle example: ramp, upsell, then a cancellation at the term end.
+ENGINE_SCENARIO = "ramp-upsell-cancel"
 STARTUP_TIMEOUT_S = 15.0
 PAGE_TIMEOUT_MS = 10_000
 TOKEN = "e2e-secret-token"
@@ -166,7 +171,19 @@ def _accepts(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def api_url(redis_url: str) -> Iterator[str]:
+def engine_snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Snapshots the domain engine computes from a golden scenario (`assetstream replay`)."""
+    out = tmp_path_factory.mktemp("replay")
+    events = SCENARIOS / f"{ENGINE_SCENARIO}.events.jsonl"
+    as_of = json.loads((SCENARIOS / f"{ENGINE_SCENARIO}.expected.json").read_text())["as_of"]
+    command = [sys.executable, "-m", "streams.cli", "replay", str(events), "--as-of", as_of]
+    subprocess.run([*command, "--out", str(out)], check=True, capture_output=True, cwd=ROOT)
+    lines = (out / "snapshots.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def api_url(redis_url: str, engine_snapshots: list[dict[str, Any]]) -> Iterator[str]:
     """The API (token on) on a free port, in a thread, over the seeded Redis."""
     import uvicorn
     from redis.asyncio import Redis
@@ -179,7 +196,7 @@ def api_url(redis_url: str) -> Iterator[str]:
     async def seed() -> None:
         client = Redis.from_url(redis_url)
         model = ReadModel(client, namespace)
-        for snapshot in (CAPRICORN, PAYROLL):
+        for snapshot in (CAPRICORN, PAYROLL, *engine_snapshots):
             await model.put_snapshot(json.dumps(snapshot))
         await client.aclose()
 
@@ -338,4 +355,29 @@ def test_page_without_the_token_is_refused(browser: Any, api_url: str) -> None:
 def test_unknown_asset_page_says_not_found(browser: Any, api_url: str) -> None:
     page = open_page(browser, f"{api_url}/ui/assets/AST-NOPE?token={TOKEN}")
     assert "Asset not found" in page.get_by_test_id("not-found").inner_text()
+    page.context.close()
+
+
+def test_asset_page_draws_a_snapshot_computed_by_the_engine(
+    browser: Any, api_url: str, engine_snapshots: list[dict[str, Any]]
+) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    snapshot = engine_snapshots[0]
+    page = open_page(browser, f"{api_url}/ui/assets/{snapshot['asset_id']}?token={TOKEN}#related")
+    assert cell_texts(page, "action-row", "category") == [
+        a["category"].replace("_", " ") for a in snapshot["actions"]
+    ]
+    assert cell_texts(page, "action-row", "effective_date") == [
+        a["effective_date"] for a in snapshot["actions"]
+    ]
+    for field in ("start_date", "end_date", "quantity", "mrr", "amount"):
+        expected = [p[field] for p in snapshot["state_periods"]]
+        assert cell_texts(page, "period-row", field) == expected, field
+    page.get_by_test_id("tab-dashboard").click()
+    values = [
+        p.get_attribute("data-value")
+        for p in page.locator("[data-testid=chart-point][data-series=mrr]").all()
+    ]
+    assert values == [p["mrr"] for p in snapshot["state_periods"]]
+    page.screenshot(path=str(OUTPUT / "asset-page-engine-dashboard.png"), full_page=True)
     page.context.close()
