@@ -512,3 +512,29 @@ def test_a_record_that_is_not_a_snapshot_is_skipped_without_blocking_the_others(
             }
 
     asyncio.run(scenario())
+
+
+def test_cancelling_the_projection_task_stops_it_cleanly_for_a_successor(
+    kafka_bootstrap: str, redis_url: str, topic_prefix: str
+) -> None:
+    """A Faust worker cancels its tasks at shutdown; nothing half-done may remain."""
+    prefix = f"{topic_prefix}cancel-{uuid.uuid4().hex[:8]}."
+    config = make_config(prefix, redis_url, kafka_bootstrap)
+
+    async def scenario() -> None:
+        await create_topic(kafka_bootstrap, config.topic)
+        await produce(kafka_bootstrap, config.topic, [snapshot("AST-C1", 1)])
+        task = asyncio.create_task(project_snapshots(config, asyncio.Event()))
+        await wait_for(lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "AST-C1")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, STOP_TIMEOUT_S)
+        await produce(kafka_bootstrap, config.topic, [snapshot("AST-C2", 1)])
+        async with running_projection(config), api_client(redis_url, config.namespace) as api:
+
+            async def both() -> bool:
+                return await api_versions(api, ["AST-C1", "AST-C2"]) == {"AST-C1": 1, "AST-C2": 1}
+
+            await wait_for(both, VISIBLE_TIMEOUT_S, "the successor to project AST-C2")
+
+    asyncio.run(scenario())
