@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from streams.readmodel import ReadModel, Tombstone, check, namespace_for
 
@@ -34,6 +34,10 @@ PROJECTED = Counter(
     "assetstream_projection_records_total",
     "Snapshot records read by the Redis projection, by outcome.",
     ["outcome"],  # written | stale | deleted | invalid
+)
+LAG = Gauge(
+    "assetstream_projection_lag_records",
+    "Snapshot records on the topic not yet projected and committed (last known highwater).",
 )
 REDIS_RETRIES = Counter(
     "assetstream_projection_redis_retries_total",
@@ -108,6 +112,7 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
     )
     await consumer.start()
     log.info("projection: %s -> redis (group %s)", config.topic, config.group_id)
+    lags: dict[TopicPartition, int] = {}
     try:
         while not stop_event.is_set():
             batch = await consumer.getmany(
@@ -118,7 +123,7 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
             changes = _changes_of(batch)
             if not await _write_with_retry(model, changes, config, stop_event):
                 return  # stopping mid-outage: nothing committed, records are re-read
-            await _commit(consumer, batch)
+            await _commit(consumer, batch, lags)
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()
@@ -230,7 +235,9 @@ def _change_of(record: ConsumerRecord[bytes, bytes]) -> bytes | Tombstone | None
 async def _commit(
     consumer: AIOKafkaConsumer,
     batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    lags: dict[TopicPartition, int],
 ) -> None:
+    """Commit the batch's offsets, then update the lag gauge (per assigned partition)."""
     from aiokafka.errors import CommitFailedError, KafkaError
 
     offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
@@ -240,3 +247,9 @@ async def _commit(
         # A rebalance took the partitions away; their new owner re-reads from
         # the last commit, and re-writing is idempotent.
         log.warning("projection: commit failed (%s); records will be re-read", exc)
+        return
+    for tp, offset in offsets.items():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            lags[tp] = max(0, highwater - offset)
+    LAG.set(sum(lags.get(tp, 0) for tp in consumer.assignment()))
