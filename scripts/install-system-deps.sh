@@ -38,8 +38,9 @@ if [[ ! -f "$stamp" ]] || [[ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]]; t
     apt-get update -qq >"${RUN_DIR}/apt.log" 2>&1 || { tail -n 20 "${RUN_DIR}/apt.log" >&2; die "apt-get update failed"; }
     touch "$stamp"
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"${RUN_DIR}/apt.log" 2>&1 \
+apt-get install -y -qq "${missing[@]}" >>"${RUN_DIR}/apt.log" 2>&1 \
     || { tail -n 30 "${RUN_DIR}/apt.log" >&2; die "apt-get install ${missing[*]} failed (log: ${RUN_DIR}/apt.log)"; }
+# With recommends: chromium then brings the fonts the page screenshots need.
 # Debian's redis-server package starts a system service where an init system runs;
 # this project starts its own on demand and never relies on that one.
 log "installed ${missing[*]}"

@@ -125,8 +125,25 @@ start() {
         return 0
     fi
     if pid_alive "$PIDFILE"; then
+        local our_port
+        our_port="$(cat "${KAFKA_RUN}/kafka.port" 2>/dev/null || echo 9092)"
+        if [[ "$our_port" != "${KAFKA_LOCAL_PORT}" ]]; then
+            die "this checkout's broker (pid $(cat "$PIDFILE")) listens on port ${our_port}, not ${KAFKA_LOCAL_PORT}; run 'make down' first"
+        fi
         log "our broker (pid $(cat "$PIDFILE")) is starting; waiting"
     else
+        # Another checkout may be starting a broker right now: give it time to answer.
+        if port_open 127.0.0.1 "${KAFKA_LOCAL_PORT}"; then
+            log "port ${KAFKA_LOCAL_PORT} is open but Kafka does not answer yet; waiting up to 60s"
+            local until_ready=$((SECONDS + 60))
+            while ((SECONDS < until_ready)); do
+                if probe "${DEFAULT_KAFKA}" --timeout 3 >/dev/null; then
+                    log "reusing the broker that came up at ${DEFAULT_KAFKA}"
+                    return 0
+                fi
+                sleep 1
+            done
+        fi
         for port in "${KAFKA_LOCAL_PORT}" "${KAFKA_LOCAL_CONTROLLER_PORT}"; do
             if port_open 127.0.0.1 "$port"; then
                 die "port ${port} is taken by something that is not a ready Kafka broker (see: ss -ltnp 'sport = :${port}'; or set KAFKA_LOCAL_PORT)"
@@ -147,6 +164,7 @@ start() {
             -cp "${KAFKA_LIB}/*" kafka.Kafka "${KAFKA_RUN}/server.properties" \
             </dev/null >"${KAFKA_RUN}/stdout.log" 2>&1 9>&- &
         echo $! >"$PIDFILE"
+        echo "${KAFKA_LOCAL_PORT}" >"${KAFKA_RUN}/kafka.port"
     fi
 
     # Step 4: ready means a Metadata request is answered, not merely an open port.
