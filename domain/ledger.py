@@ -172,6 +172,18 @@ def needs_tick(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timede
     return head is not None and (ledger.published is None or ledger.published.fields() != head)
 
 
+def next_boundary(ledger: AssetLedger) -> date | None:
+    """The first date after the last publication on which status or current fields may change."""
+    terms, published = ledger.fold.terms, ledger.published
+    if terms is None or published is None:
+        return None
+    dates = [terms.lifecycle_start, *(p.start for p in ledger.fold.periods)]
+    dates += [p.end for p in ledger.fold.periods]
+    if ledger.fold.lifecycle_end is not None:
+        dates.append(ledger.fold.lifecycle_end)
+    return min((d for d in dates if d > published.as_of), default=None)
+
+
 def pending_deadline(ledger: AssetLedger, grace: timedelta) -> datetime | None:
     """When the earliest pending event's grace ends (None when nothing is pending)."""
     return min((c.since + grace for c in ledger.pending_since), default=None)
@@ -346,6 +358,7 @@ __all__ = [
     "expire",
     "needs_tick",
     "new_ledger",
+    "next_boundary",
     "pending_deadline",
     "receive",
     "refresh",

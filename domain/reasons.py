@@ -14,6 +14,8 @@ class ReasonCode(StrEnum):
     OUTSIDE_LIFECYCLE = "outside_lifecycle"
     INSUFFICIENT_QUANTITY = "insufficient_quantity"
     RENEWAL_NOT_CONTIGUOUS = "renewal_not_contiguous"
+    # Added (never renamed): the worker failed on a message through no fault of the producer.
+    INTERNAL_ERROR = "internal_error"
 
 
 # Rejected at decode time, straight to the dead-letter topic.

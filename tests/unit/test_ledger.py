@@ -10,6 +10,7 @@ from domain.ledger import (
     expire,
     needs_tick,
     new_ledger,
+    next_boundary,
     receive,
     refresh,
 )
@@ -130,3 +131,9 @@ def test_target_withdraws_when_a_backdated_cancellation_voids_the_transfer() -> 
     # An older revision replayed later never brings the units back.
     stale = receive(gone.ledger, Delivery(incoming, "x", None, T0), as_of=AS_OF, now=T0)  # type: ignore[arg-type]
     assert stale.outcome is Outcome.DUPLICATE and stale.snapshot is None
+
+
+def test_next_boundary_is_the_first_date_the_published_view_can_change() -> None:
+    (step,) = feed(new_ledger("A"), delivery(created()))
+    assert isinstance(step.ledger, AssetLedger)
+    assert next_boundary(step.ledger) == d("2026-08-10")  # published as of 2025-09-01
