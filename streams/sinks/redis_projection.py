@@ -39,6 +39,10 @@ LAG = Gauge(
     "assetstream_projection_lag_records",
     "Snapshot records on the topic not yet projected and committed (last known highwater).",
 )
+RESTARTS = Counter(
+    "assetstream_projection_restarts_total",
+    "Times the projection restarted after an unexpected error.",
+)
 REDIS_RETRIES = Counter(
     "assetstream_projection_redis_retries_total",
     "Redis writes retried by the projection because Redis was unreachable.",
@@ -73,8 +77,25 @@ def config_from_settings(settings: Settings) -> ProjectionConfig:
 
 
 async def run_projection(settings: Settings, stop_event: asyncio.Event) -> None:
-    """Project snapshots into Redis until `stop_event` is set (the worker's entry point)."""
-    await project_snapshots(config_from_settings(settings), stop_event)
+    """Project snapshots into Redis until `stop_event` is set (the worker's entry point).
+
+    Never raises for an outage: an unexpected error (Kafka unreachable at
+    start, a consumer failure) is logged and the projection restarts after a
+    backoff, resuming from the last committed offsets. Cancelling the task
+    stops it too; nothing uncommitted is lost either way.
+    """
+    config = config_from_settings(settings)
+    delay = config.backoff_initial_s
+    while not stop_event.is_set():
+        try:
+            await project_snapshots(config, stop_event)
+            return
+        except Exception:
+            RESTARTS.inc()
+            log.exception("projection: failed; restarting in %.1fs", delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=delay)
+        delay = min(delay * 2, config.backoff_max_s * 6)
 
 
 def open_redis(redis_url: str) -> Any:

@@ -538,3 +538,36 @@ def test_cancelling_the_projection_task_stops_it_cleanly_for_a_successor(
             await wait_for(both, VISIBLE_TIMEOUT_S, "the successor to project AST-C2")
 
     asyncio.run(scenario())
+
+
+def test_the_worker_entry_point_projects_with_settings_from_the_environment(
+    kafka_bootstrap: str, redis_url: str, topic_prefix: str
+) -> None:
+    from streams.settings import load_settings
+    from streams.sinks.redis_projection import run_projection
+
+    settings = load_settings(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        REDIS_URL=redis_url,
+        ASSETSTREAM_TOPIC_PREFIX=topic_prefix,
+    )
+    topic = f"{topic_prefix}assets.snapshots"
+    namespace = f"{topic_prefix}assetstream:"
+
+    async def scenario() -> None:
+        await create_topic(kafka_bootstrap, topic)
+        await produce(kafka_bootstrap, topic, [snapshot("AST-ENV", 5)])
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_projection(settings, stop))
+        try:
+            async with api_client(redis_url, namespace) as api:
+
+                async def visible() -> bool:
+                    return await api_versions(api, ["AST-ENV"]) == {"AST-ENV": 5}
+
+                await wait_for(visible, VISIBLE_TIMEOUT_S, "AST-ENV through run_projection")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, STOP_TIMEOUT_S)
+
+    asyncio.run(scenario())
