@@ -17,7 +17,7 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
-from domain import events, ledger, ledger_types, snapshot_types, state
+from domain import events, ledger, ledger_types, reasons, snapshot_types, state
 
 
 class StateCodecError(ValueError):
@@ -35,14 +35,15 @@ def _registry(*modules: ModuleType) -> dict[str, type]:
     return found
 
 
-CLASSES = _registry(events, ledger, ledger_types, snapshot_types, state)
+CLASSES = _registry(events, ledger, ledger_types, reasons, snapshot_types, state)
 
 
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
+    # Enums first: a StrEnum is also a str and would otherwise lose its type.
     if isinstance(value, enum.Enum):
         return {"$e": type(value).__name__, "v": value.value}
+    if value is None or isinstance(value, bool | int | str):
+        return value
     if isinstance(value, Fraction):
         return {"$f": f"{value.numerator}/{value.denominator}"}
     if isinstance(value, datetime):

@@ -22,6 +22,8 @@ def test_any_ledger_round_trips_through_the_codec(events: list[AssetEvent]) -> N
         ledger = step.ledger
     raw = encode_state(ledger)
     assert decode_state(raw) == ledger
+    # Equality alone would miss a StrEnum coming back as a plain str.
+    assert repr(decode_state(raw)) == repr(ledger)
     assert encode_state(decode_state(raw)) == raw  # deterministic bytes
 
 
