@@ -1,0 +1,296 @@
+"""The three agents and the timer: thin shells around `streams.pipeline` and `domain.ledger`.
+
+Every agent catches everything per message (faust acks and skips an event
+whose agent raised, #315), awaits its sends inside the loop (faust flushes
+the producer before it commits, so nothing acked is lost), and reassigns
+table values (a mutation alone never reaches the changelog).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from domain.idempotency import Seen, classify
+from domain.ledger import (
+    AssetLedger,
+    current_snapshot,
+    expire,
+    new_ledger,
+    next_boundary,
+    pending_deadline,
+    receive,
+    refresh,
+)
+from domain.ledger_types import DeadLetter, Delivery, Source, Step
+from domain.reasons import ReasonCode
+from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
+from schemas.state_codec import decode_state, encode_state
+from streams import metrics
+from streams.clock import Clock
+from streams.pipeline import Rejection, dead_letter_for_rejection, decode_message, deliveries_for
+
+log = logging.getLogger(__name__)
+
+# How many recent dead letters an asset keeps, to re-send them when a crash replays commands.
+RECENT_DEAD_LETTERS = 20
+
+
+def _text(key: Any) -> str | None:
+    if key is None:
+        return None
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+
+@dataclass
+class AssetRecord:
+    """What the `assets` table holds per asset: the ledger plus crash-replay bookkeeping."""
+
+    last_offset: int
+    ledger: AssetLedger
+    recent_dead_letters: tuple[tuple[int, DeadLetter], ...] = ()
+
+    def encode(self) -> bytes:
+        return encode_state((self.last_offset, self.ledger, self.recent_dead_letters))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> AssetRecord:
+        last_offset, ledger, recent = decode_state(raw)
+        return cls(last_offset, ledger, recent)
+
+
+@dataclass
+class Agents:
+    """The processing logic, given its topics, tables and clock (built by streams.app)."""
+
+    app: Any  # the faust.App: crashed (not acked) when a send fails
+    topics: Any  # streams.app.Topics
+    asset_table: Any
+    fingerprint_table: Any
+    clock: Clock
+    grace: Any
+    wake_index: dict[bytes, tuple[datetime | None, date | None]] = field(default_factory=dict)
+    in_flight: list[Any] = field(default_factory=list)
+
+    async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
+        """Queue a send; `settle` waits for its acknowledgement before the event is acked."""
+        self.in_flight.append(await topic.send(key=key, value=value))
+
+    async def settle(self) -> None:
+        """Wait until every send of this event is acknowledged by the broker.
+
+        aiokafka's flush (run by faust before a commit) does not raise for a failed batch, so
+        the agent waits itself; if a send failed, the worker crashes instead of acking, and
+        the event is processed again after a restart (at-least-once).
+        """
+        futures, self.in_flight = self.in_flight, []
+        try:
+            await asyncio.gather(*futures)
+        except Exception as exc:
+            log.critical("a send was not acknowledged; stopping so nothing is acked: %r", exc)
+            await self.app.crash(exc)
+            # Never return: returning (or raising) would ack the event. The crash cancels us.
+            await asyncio.Event().wait()
+
+    # --- 1. intake: decode, early rejections, re-key by event id ---------------------------
+
+    async def intake(self, event: Any) -> None:
+        message = event.message
+        raw: bytes = message.value if message.value is not None else b""
+        source = Source.from_bytes(
+            message.topic, message.partition, message.offset, _text(message.key), raw
+        )
+        try:
+            decoded = decode_message(message.value, source)
+            if isinstance(decoded, Rejection):
+                letter = dead_letter_for_rejection(decoded, source, self.clock.now())
+                await self.dead_letter(message.key, letter)
+                return
+            deliveries = tuple(deliveries_for(decoded, source, self.clock.now()))
+            value = encode_state((decoded.fingerprint, deliveries))
+            await self.send(self.topics.by_event, decoded.event_id.encode(), value)
+        except Exception:  # an agent must never raise (faust #315)
+            await self.internal_error("intake", message.key, source)
+        await self.settle()
+
+    # --- 2. dedupe: one fingerprint per event id; fan out to assets --------------------------
+
+    async def dedupe(self, event: Any) -> None:
+        message = event.message
+        try:
+            fingerprint, deliveries = decode_state(message.value)
+            key = message.key
+            seen = classify(self.fingerprint_table.get(key), fingerprint)
+            if seen is Seen.CONFLICT:
+                first: Delivery = deliveries[0]
+                letter = DeadLetter(
+                    event_id=_text(key),
+                    reason_code=ReasonCode.DUPLICATE_CONFLICT,
+                    reason=f"event id {_text(key)!r} was seen before with different content",
+                    source=first.source,
+                    dead_lettered_at=self.clock.now(),
+                )
+                source_key = first.source.key if first.source else None
+                await self.dead_letter(source_key.encode() if source_key else None, letter)
+                return
+            if seen is Seen.NEW:
+                self.fingerprint_table[key] = fingerprint
+            for delivery in deliveries:
+                await self.command(delivery.event.asset_id, ("deliver", delivery))
+        except Exception:
+            await self.internal_error("dedupe", message.key, None)
+        await self.settle()
+
+    # --- 3. fold: the per-asset ledger --------------------------------------------------------
+
+    async def fold(self, event: Any) -> None:
+        message = event.message
+        key: bytes = message.key
+        started = time.perf_counter()
+        try:
+            stored = self.asset_table.get(key)
+            record = (
+                AssetRecord.decode(stored)
+                if stored is not None
+                else AssetRecord(-1, new_ledger(key.decode()))
+            )
+            if message.offset <= record.last_offset:
+                await self.republish(key, record, message.offset)
+                return
+            command = decode_state(message.value)
+            step = self.apply(record.ledger, command)
+            letters = tuple((message.offset, dl) for dl in step.dead_letters)
+            recent = (record.recent_dead_letters + letters)[-RECENT_DEAD_LETTERS:]
+            ledger = step.ledger
+            assert isinstance(ledger, AssetLedger)
+            self.asset_table[key] = AssetRecord(message.offset, ledger, recent).encode()
+            await self.emit(key, step)
+            self.remember_wake_up(key, ledger)
+        except Exception:
+            await self.internal_error("fold", key, _command_source(message.value))
+        await self.settle()
+        metrics.LATENCY.observe(time.perf_counter() - started)
+
+    def apply(self, ledger: AssetLedger, command: tuple[Any, ...]) -> Step:
+        as_of, now = self.clock.today(), self.clock.now()
+        if command[0] == "deliver":
+            step = receive(ledger, command[1], as_of=as_of, now=now)
+            if step.outcome is not None and command[1].source is not None:
+                metrics.count(step.outcome.value)
+            return step
+        # "tick": grace periods, then the clock's boundaries.
+        expired = expire(ledger, as_of=as_of, now=now, grace=self.grace)
+        for letter in expired.dead_letters:
+            metrics.count("dead_lettered", letter.reason_code.value)
+        assert isinstance(expired.ledger, AssetLedger)
+        if expired.snapshot is not None:
+            return expired
+        refreshed = refresh(expired.ledger, as_of=as_of)
+        return Step(refreshed.ledger, None, refreshed.snapshot, expired.dead_letters)
+
+    async def emit(self, key: bytes, step: Step) -> None:
+        snapshot = step.snapshot
+        if snapshot is not None:
+            value = json.dumps(snapshot_to_dict(snapshot)).encode()
+            await self.send(self.topics.snapshots, key, value)
+            metrics.SNAPSHOTS.inc()
+        if step.retracted:
+            await self.send(self.topics.snapshots, key, None)
+            metrics.TOMBSTONES.inc()
+        for letter in step.dead_letters:
+            source_key = letter.source.key if letter.source else None
+            await self.dead_letter(source_key.encode() if source_key else None, letter, count=False)
+        for target in step.transfers:
+            fingerprint = f"transfer:{target.event_id}:{target.source_revision}"
+            await self.command(
+                target.asset_id, ("deliver", Delivery(target, fingerprint, None, self.clock.now()))
+            )
+
+    async def republish(self, key: bytes, record: AssetRecord, offset: int) -> None:
+        """A replayed command (crash before commit): re-send what it may have failed to send."""
+        metrics.count("duplicate", "replayed")
+        snapshot = current_snapshot(record.ledger)
+        if snapshot is not None:
+            await self.send(
+                self.topics.snapshots, key, json.dumps(snapshot_to_dict(snapshot)).encode()
+            )
+        for letter_offset, letter in record.recent_dead_letters:
+            if letter_offset >= offset:
+                source_key = letter.source.key if letter.source else None
+                await self.dead_letter(
+                    source_key.encode() if source_key else None, letter, count=False
+                )
+
+    # --- timer ----------------------------------------------------------------------------------
+
+    def remember_wake_up(self, key: bytes, ledger: AssetLedger) -> None:
+        deadline = pending_deadline(ledger, self.grace)
+        boundary = next_boundary(ledger)
+        if deadline is None and boundary is None:
+            self.wake_index.pop(key, None)
+        else:
+            self.wake_index[key] = (deadline, boundary)
+
+    def rebuild_wake_index(self) -> None:
+        """After a restart or rebalance the index is empty: rebuild it from the local table."""
+        for key, stored in list(self.asset_table.items()):
+            try:
+                self.remember_wake_up(key, AssetRecord.decode(stored).ledger)
+            except Exception:  # one bad row must not stop the timer
+                log.exception("cannot read asset %r from the table", key)
+
+    async def tick(self) -> int:
+        """Send a tick command to every asset whose grace ended or boundary passed."""
+        today, now = self.clock.today(), self.clock.now()
+        due = [
+            key
+            for key, (deadline, boundary) in self.wake_index.items()
+            if (deadline is not None and deadline <= now)
+            or (boundary is not None and boundary <= today)
+        ]
+        for key in due:
+            del self.wake_index[key]  # the fold agent re-adds it after the tick
+            await self.send(self.topics.commands, key, encode_state(("tick",)))
+        await self.settle()
+        return len(due)
+
+    # --- outputs ----------------------------------------------------------------------------
+
+    async def command(self, asset_id: str, command: tuple[Any, ...]) -> None:
+        await self.send(self.topics.commands, asset_id.encode(), encode_state(command))
+
+    async def dead_letter(self, key: bytes | None, letter: DeadLetter, count: bool = True) -> None:
+        await self.send(
+            self.topics.deadletter, key, json.dumps(dead_letter_to_dict(letter)).encode()
+        )
+        if count:
+            metrics.count("dead_lettered", letter.reason_code.value)
+
+    async def internal_error(self, agent: str, key: Any, source: Source | None) -> None:
+        log.exception("%s failed on a message (key %r); dead-lettering it", agent, key)
+        metrics.INTERNAL_ERRORS.labels(agent=agent).inc()
+        letter = DeadLetter(
+            event_id=None,
+            reason_code=ReasonCode.INTERNAL_ERROR,
+            reason=f"the {agent} agent failed on this message; see the worker log",
+            source=source,
+            dead_lettered_at=self.clock.now(),
+        )
+        try:
+            await self.dead_letter(key if isinstance(key, bytes) else None, letter)
+        except Exception:  # even the dead-letter send failing must not raise
+            log.exception("could not dead-letter after an internal error")
+
+
+def _command_source(raw: bytes | None) -> Source | None:
+    try:
+        command = decode_state(raw or b"")
+        delivery = command[1] if command and command[0] == "deliver" else None
+        return delivery.source if isinstance(delivery, Delivery) else None
+    except Exception:
+        return None

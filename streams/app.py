@@ -1,0 +1,153 @@
+"""The Faust app, built from settings at start-up (no clients at import time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.agents import Agents
+from streams.clock import Clock
+from streams.settings import Settings, app_id, broker_credentials, faust_broker_urls
+from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, TopicNames, topic_names
+
+log = logging.getLogger(__name__)
+
+# Rebuild the timer's wake-up index from the table this often (it is empty after a restart).
+WAKE_INDEX_REBUILD_SECONDS = 300.0
+
+
+@dataclass
+class Topics:
+    orders: Any
+    amendments: Any
+    by_event: Any
+    commands: Any
+    snapshots: Any
+    deadletter: Any
+
+
+def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
+    """The worker's app: intake → dedupe (by event id) → fold (by asset id) → outputs."""
+    names: TopicNames = topic_names(settings)
+    app = faust.App(
+        app_id(settings),
+        broker=faust_broker_urls(settings),
+        broker_credentials=broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_disable_leader=True,
+        web_port=settings.web_port,
+        web_host="127.0.0.1",
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        table_standby_replicas=0,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(name, key_serializer="raw", value_serializer="raw",
+                         partitions=settings.partitions)  # fmt: skip
+
+    topics = Topics(
+        orders=topic(names.orders),
+        amendments=topic(names.amendments),
+        by_event=topic(names.by_event),
+        commands=topic(names.commands),
+        snapshots=app.topic(
+            names.snapshots,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+            compacting=True,
+        ),
+        deadletter=topic(names.deadletter),
+    )
+    # bytes keys and values select faust's raw codec: we encode values ourselves.
+    asset_table = app.Table(
+        ASSET_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    fingerprint_table = app.Table(
+        FINGERPRINT_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    agents = Agents(
+        app=app,
+        topics=topics,
+        asset_table=asset_table,
+        fingerprint_table=fingerprint_table,
+        clock=Clock(settings.as_of),
+        grace=settings.pending_grace,
+    )
+
+    # concurrency=1 everywhere: more can commit past in-flight events (faust #606).
+    @app.agent(topics.orders, name="intake-orders", concurrency=1)
+    async def intake_orders(stream: Any) -> None:
+        async for event in stream.events():
+            await agents.intake(event)
+
+    @app.agent(topics.amendments, name="intake-amendments", concurrency=1)
+    async def intake_amendments(stream: Any) -> None:
+        async for event in stream.events():
+            await agents.intake(event)
+
+    @app.agent(topics.by_event, name="dedupe", concurrency=1)
+    async def dedupe(stream: Any) -> None:
+        async for event in stream.events():
+            await agents.dedupe(event)
+
+    @app.agent(topics.commands, name="fold-assets", concurrency=1)
+    async def fold_assets(stream: Any) -> None:
+        async for event in stream.events():
+            await agents.fold(event)
+
+    state = {"rebuilt_at": 0.0}
+
+    @app.timer(interval=settings.tick_seconds)  # type: ignore[untyped-decorator]  # faust untyped
+    async def wake_assets() -> None:
+        try:
+            loop_time = asyncio.get_running_loop().time()
+            if loop_time - state["rebuilt_at"] > WAKE_INDEX_REBUILD_SECONDS:
+                agents.rebuild_wake_index()
+                state["rebuilt_at"] = loop_time
+            await agents.tick()
+        except Exception:  # the timer must keep running
+            log.exception("timer failed; will retry at the next tick")
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/healthz")
+    async def health_page(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "app": app.conf.id})
+
+    if with_projection:
+        _attach_projection(app, settings)
+    app.assetstream_agents = agents  # type: ignore[attr-defined]
+    return app
+
+
+def _attach_projection(app: faust.App, settings: Settings) -> None:
+    """Run the Redis projection inside the worker (its own consumer group, never blocking us)."""
+    try:
+        from streams.sinks.redis_projection import run_projection
+    except ImportError:  # pragma: no cover - the read side ships with the package
+        return
+    stop = asyncio.Event()
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def project_snapshots() -> None:
+        try:
+            await run_projection(settings, stop)
+        except Exception:  # a read-model outage must not stop the processor
+            log.exception("redis projection stopped")
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal typing is narrow
+    async def stop_projection(app: Any, *args: Any, **kwargs: Any) -> None:
+        stop.set()

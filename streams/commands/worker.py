@@ -1,0 +1,41 @@
+"""`assetstream worker`: the stream processor."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Run the stream processor (Faust worker) and, by default, the Redis projection."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-projection", action="store_true",
+                        help="do not run the Redis projection in this process")  # fmt: skip
+    parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import sys
+
+    from faust.worker import Worker
+
+    from streams.admin import PartitionMismatchError, ensure_topics
+    from streams.app import build_app
+    from streams.settings import SettingsError, load_settings
+    from streams.topics import topic_names
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"assetstream worker: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(ensure_topics(settings, topic_names(settings)))
+    except PartitionMismatchError as exc:
+        print(f"assetstream worker: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings, with_projection=not args.no_projection)
+    worker = Worker(app, loglevel=args.loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
