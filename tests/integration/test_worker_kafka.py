@@ -1,0 +1,224 @@
+"""The stream processor end to end against the real broker (SPEC §5–§7, issue 4)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.cli import main as cli
+from tests.integration.conftest import RunningProcess
+from tests.integration.kafka_io import (
+    content,
+    dead_letters,
+    final_snapshots,
+    produce_lines,
+    produce_raw,
+    write_outputs,
+)
+from tests.support.generate_events import generate
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "scenarios"
+READY_TIMEOUT = 60.0
+SETTLE_TIMEOUT = 180.0
+
+
+def _compare() -> Any:
+    spec = importlib.util.spec_from_file_location("scenario_compare", SCENARIOS / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Stack:
+    """One test's worker(s), topics and helpers."""
+
+    def __init__(self, env: dict[str, str], prefix: str, bootstrap: str, tmp: Path,
+                 start_process: Callable[..., RunningProcess]) -> None:  # fmt: skip
+        self.env, self.prefix, self.bootstrap, self.tmp = env, prefix, bootstrap, tmp
+        self._start = start_process
+        self._ports = iter(range(20000 + random.randint(0, 20000), 65000))
+
+    def worker(self, *, as_of: str, grace: str = "24h", store: str = "memory://",
+               name: str = "worker", data_dir: Path | None = None) -> RunningProcess:  # fmt: skip
+        env = {
+            **self.env,
+            "ASSETSTREAM_PARTITIONS": "4",
+            "ASSETSTREAM_AS_OF": as_of,
+            "ASSETSTREAM_PENDING_GRACE": grace,
+            "ASSETSTREAM_STORE": store,
+            "ASSETSTREAM_DATA_DIR": str(data_dir or self.tmp / name),
+            "ASSETSTREAM_WEB_PORT": str(next(self._ports)),
+            "ASSETSTREAM_TICK_SECONDS": "0.5",
+        }
+        process = self._start(["python", "-m", "streams.cli", "worker", "--no-projection"],
+                              env=env, name=name)  # fmt: skip
+        process.wait_for_log("Worker ready", timeout=READY_TIMEOUT)
+        return process
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return final_snapshots(self.bootstrap, self.prefix + "assets.snapshots")
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return dead_letters(self.bootstrap, self.prefix + "assets.deadletter")
+
+
+@pytest.fixture
+def stack(stack_env: dict[str, str], topic_prefix: str, kafka_bootstrap: str, tmp_path: Path,
+          start_process: Callable[..., RunningProcess]) -> Stack:  # fmt: skip
+    return Stack(stack_env, topic_prefix, kafka_bootstrap, tmp_path, start_process)
+
+
+def _replay(lines: list[bytes], as_of: str, out: Path) -> dict[str, dict[str, Any]]:
+    events = out / "events.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            cli(["replay", str(events), "--as-of", as_of, "--out", str(out), "--no-progress"]) == 0
+        )
+    return {
+        s["asset_id"]: s
+        for s in map(json.loads, (out / "snapshots.jsonl").read_text().splitlines())
+    }
+
+
+def _settled(stack: Stack, expected: dict[str, dict[str, Any]], wait_until: Callable[..., Any],
+             what: str) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Wait until Kafka's final snapshots equal `expected` (content, not versions)."""
+    want = {k: content(v) for k, v in expected.items()}
+    seen: dict[str, Any] = {}
+
+    def matches() -> bool:
+        seen["got"] = {k: content(v) for k, v in stack.snapshots().items()}
+        return bool(seen["got"] == want)
+
+    try:
+        wait_until(matches, timeout=SETTLE_TIMEOUT, what=what, interval=2.0)
+    except AssertionError:
+        got = seen.get("got", {})
+        wrong = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+        raise AssertionError(f"{what}: {len(wrong)} assets differ, e.g. {wrong[:5]}") from None
+    return stack.snapshots()
+
+
+@pytest.mark.parametrize("name", sorted(p.name.removesuffix(".events.jsonl")
+                                        for p in SCENARIOS.glob("*.events.jsonl")))  # fmt: skip
+def test_golden_scenario_through_kafka_matches_expected(
+    name: str, stack: Stack, wait_until: Callable[..., Any], tmp_path: Path
+) -> None:
+    expected_path = SCENARIOS / f"{name}.expected.json"
+    expected = json.loads(expected_path.read_text())
+    stack.worker(as_of=expected["as_of"], grace="2s")
+    lines = [
+        line
+        for line in (SCENARIOS / f"{name}.events.jsonl").read_bytes().splitlines()
+        if line.strip()
+    ]
+    produce_lines(stack.bootstrap, stack.prefix, lines)
+    compare = _compare()
+
+    def judged() -> bool:
+        write_outputs(tmp_path / "out", stack.snapshots(), stack.dead_letters())
+        with contextlib.redirect_stdout(io.StringIO()):
+            return bool(compare.main(str(tmp_path / "out"), str(expected_path)) == 0)
+
+    try:
+        wait_until(judged, timeout=90, what=f"scenario {name} to match", interval=1.0)
+    except AssertionError:
+        report = io.StringIO()
+        with contextlib.redirect_stdout(report):
+            compare.main(str(tmp_path / "out"), str(expected_path))
+        raise AssertionError(report.getvalue()) from None
+
+
+def test_kafka_and_replay_agree_even_when_the_worker_is_killed_mid_stream(
+    stack: Stack, wait_until: Callable[..., Any], tmp_path: Path
+) -> None:
+    lines = [json.dumps(e).encode() for e in generate(assets=2000, seed=11)]
+    assert len(lines) >= 10_000
+    as_of = "2026-06-01"
+    expected = _replay(lines, as_of, tmp_path / "replay")
+    assert len(expected) >= 1000
+
+    data_dir = tmp_path / "rocks"
+    first = stack.worker(as_of=as_of, store="rocksdb://", data_dir=data_dir, name="worker-1")
+    started = time.monotonic()
+    produce_lines(stack.bootstrap, stack.prefix, lines)
+    # Kill it hard once it is visibly mid-stream: some, not all, snapshots out.
+    wait_until(lambda: len(stack.snapshots()) > len(expected) // 5, timeout=SETTLE_TIMEOUT,
+               what="a fifth of the assets to be published before the crash")  # fmt: skip
+    first.kill()
+    stack.worker(as_of=as_of, store="rocksdb://", data_dir=data_dir, name="worker-2")
+    got = _settled(stack, expected, wait_until, "Kafka's snapshots to equal replay's after a crash")
+    elapsed = time.monotonic() - started
+    assert stack.dead_letters() == []
+    assert set(got) == set(expected)
+    print(f"\n{len(lines)} events over {len(expected)} assets through Kafka (with one SIGKILL "
+          f"and restart) in {elapsed:.1f}s: {len(lines) / elapsed:.0f} events/s")  # fmt: skip
+
+
+def test_two_workers_in_one_group_share_partitions_and_agree_with_replay(
+    stack: Stack, wait_until: Callable[..., Any], tmp_path: Path
+) -> None:
+    lines = [json.dumps(e).encode() for e in generate(assets=300, seed=5)]
+    as_of = "2026-06-01"
+    expected = _replay(lines, as_of, tmp_path / "replay")
+    one = stack.worker(as_of=as_of, name="worker-a")
+    two = stack.worker(as_of=as_of, name="worker-b")
+    produce_lines(stack.bootstrap, stack.prefix, lines)
+    _settled(stack, expected, wait_until, "two workers' snapshots to equal replay's")
+    # Both took part: each was assigned partitions of the commands topic.
+    for process in (one, two):
+        assert f"{stack.prefix}assets.commands" in process.log_text()
+
+
+def test_a_message_produced_by_kcat_is_processed(
+    stack: Stack, wait_until: Callable[..., Any]
+) -> None:
+    stack.worker(as_of="2025-09-01")
+    line = (SCENARIOS / "capricorn-initial.events.jsonl").read_text().strip()
+    import subprocess
+
+    subprocess.run(["kcat", "-P", "-b", stack.bootstrap, "-t", stack.prefix + "orders.fulfilled",
+                    "-k", "ORD-1001"], input=line.encode(), check=True, timeout=30)  # fmt: skip
+    snapshot = wait_until(lambda: stack.snapshots().get("AST-QBO-CAPRICORN"), timeout=60,
+                          what="the kcat-produced order's snapshot")  # fmt: skip
+    assert (snapshot["current_mrr"], snapshot["total_lifecycle_amount"]) == ("20.83", "249.95")
+
+
+def test_garbage_is_dead_lettered_and_the_worker_keeps_going(
+    stack: Stack, wait_until: Callable[..., Any]
+) -> None:
+    worker = stack.worker(as_of="2025-09-01")
+    topic = stack.prefix + "assets.amendments"
+    valid = (SCENARIOS / "capricorn-initial.events.jsonl").read_bytes().strip()
+    garbage = [os.urandom(64), valid[: len(valid) // 2],
+               b'{"specversion":"1.0","id":"w1","source":"s","type":"asset.cancelled",'
+               b'"time":"2025-01-01T00:00:00Z","data":{"asset_id":5,"effective_date":"x"}}',
+               b"", b"[]"]  # fmt: skip
+    produce_raw(stack.bootstrap, topic, garbage, key=b"junk")
+    with pytest.raises(Exception, match="(?i)too large|MessageSizeTooLarge"):
+        produce_raw(stack.bootstrap, topic, [b"{" + b" " * (2 * 1024 * 1024) + b"}"])
+    produce_lines(stack.bootstrap, stack.prefix, [valid])
+    wait_until(lambda: "AST-QBO-CAPRICORN" in stack.snapshots(), timeout=60,
+               what="a valid order after the garbage")  # fmt: skip
+    letters = wait_until(lambda: (dl := stack.dead_letters()) and len(dl) >= 5 and dl, timeout=60,
+                         what="five dead letters")  # fmt: skip
+    assert sorted(dl["reason_code"] for dl in letters) == [
+        "invalid_json", "invalid_json", "invalid_json", "schema_violation", "schema_violation"
+    ]  # fmt: skip
+    binary = next(dl for dl in letters if dl.get("payload_encoding") == "base64")
+    assert binary["key"] == "junk" and binary["source_topic"] == topic
+    assert worker.alive()

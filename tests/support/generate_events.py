@@ -1,0 +1,127 @@
+"""Deterministic, realistic event streams for end-to-end and equivalence tests.
+
+    python -m tests.support.generate_events --assets 1300 --seed 7 > events.jsonl
+
+Orders of 1–10 lines, then upsells, downsells, renewals, cancellations and
+partial transfers, some arriving before their order (other topic) or
+backdated. Events that would stay pending are dropped (checked with the
+replay engine), so Kafka and `assetstream replay` must agree exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from datetime import date, timedelta
+from typing import Any
+
+from domain.months import add_months
+
+
+def _envelope(event_id: str, kind: str, data: dict[str, Any], minute: int) -> dict[str, Any]:
+    hours, mins = divmod(minute, 60)
+    days, hours = divmod(hours, 24)
+    stamp = date(2025, 1, 1) + timedelta(days=days)
+    return {"specversion": "1.0", "id": event_id, "source": "generator", "type": kind,
+            "time": f"{stamp.isoformat()}T{hours:02d}:{mins:02d}:00Z", "data": data}  # fmt: skip
+
+
+def generate(assets: int, seed: int) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    minute = 0
+    made = 0
+    currencies = ["USD", "USD", "USD", "EUR", "JPY", "KWD"]
+    while made < assets:
+        order = f"ORD-{seed}-{made}"
+        account = f"ACC-{rnd.randint(1, max(assets // 4, 1))}"
+        currency = rnd.choice(currencies)
+        lines = []
+        for line in range(1, rnd.randint(1, 10) + 1):
+            start = date(2025, 1, 1) + timedelta(days=rnd.randint(0, 400))
+            months = rnd.choice([1, 6, 12, 12, 12, 24])
+            lines.append({
+                "line_id": str(line), "asset_id": f"AST-{seed}-{made}",
+                "product_code": rnd.choice(["QBO", "CRM", "ERP", "SUP"]),
+                "quantity": str(rnd.randint(1, 40)),
+                "unit_price": f"{rnd.randint(0, 500000) / 100:.2f}" if currency != "JPY"
+                else str(rnd.randint(100, 50000)),
+                "price_term_months": rnd.choice([1, 12, 12]),
+                "start_date": start.isoformat(), "end_date": add_months(start, months).isoformat(),
+                "renewal_term_months": rnd.choice([1, 12]),
+                "category": "initial_sale" if line == 1 else "cross_sell",
+            })  # fmt: skip
+            made += 1
+            if made >= assets:
+                break
+        order_event = _envelope(f"evt-{order}", "order.fulfilled",
+                                {"order_id": order, "account_id": account, "currency": currency,
+                                 "lines": lines}, minute)  # fmt: skip
+        minute += 1
+        amendments = []
+        for spec in lines:
+            asset = spec["asset_id"]
+            start, end = date.fromisoformat(spec["start_date"]), date.fromisoformat(spec["end_date"])
+            day = start
+            for k in range(rnd.randint(3, 12)):
+                day += timedelta(days=rnd.randint(1, 40))
+                eid = f"evt-{asset}-{k}"
+                roll = rnd.random()
+                if roll < 0.45:
+                    data: dict[str, Any] = {"asset_id": asset, "effective_date": day.isoformat(),
+                                            "quantity_change": str(rnd.randint(1, 5))}  # fmt: skip
+                    if rnd.random() < 0.3:
+                        data["unit_price"] = f"{rnd.randint(0, 90000) / 100:.2f}"
+                    amendments.append(_envelope(eid, "asset.quantity_changed", data, minute))
+                elif roll < 0.65:
+                    data = {"asset_id": asset, "effective_date": day.isoformat(),
+                            "quantity_change": str(-rnd.randint(1, 3))}  # fmt: skip
+                    amendments.append(_envelope(eid, "asset.quantity_changed", data, minute))
+                elif roll < 0.8:
+                    data = {"asset_id": asset, "start_date": end.isoformat()}
+                    if rnd.random() < 0.5:
+                        data["uplift_percent"] = str(rnd.choice([3, 5, 7.5, -10]))
+                    amendments.append(_envelope(eid, "asset.renewed", data, minute))
+                    end = add_months(end, spec["renewal_term_months"])
+                elif roll < 0.92:
+                    data = {"asset_id": asset, "effective_date": day.isoformat(),
+                            "quantity": str(rnd.randint(1, 2)),
+                            "target_account_id": f"ACC-T{rnd.randint(1, 50)}"}  # fmt: skip
+                    amendments.append(_envelope(eid, "asset.transferred", data, minute))
+                else:
+                    data = {"asset_id": asset, "effective_date": day.isoformat()}
+                    amendments.append(_envelope(eid, "asset.cancelled", data, minute))
+                minute += 1
+        # Some amendments overtake their order (another topic) or each other (backdating).
+        rnd.shuffle(amendments) if rnd.random() < 0.1 else None
+        split = rnd.randint(0, min(2, len(amendments)))
+        events += amendments[:split] + [order_event] + amendments[split:]
+    return _keep_applicable(events)
+
+
+def _keep_applicable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop events that would still be pending at the end: Kafka keeps those pending."""
+    from streams.replay import ReplayEngine
+
+    engine = ReplayEngine(as_of=date(2026, 6, 1), source_name="generated")
+    for number, event in enumerate(events, start=1):
+        engine.feed(json.dumps(event).encode(), number)
+    engine.finish()
+    rejected = {letter.event_id for letter in engine.rejected}
+    return [event for event in events if event["id"] not in rejected]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=1300)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    for event in generate(args.assets, args.seed):
+        sys.stdout.write(json.dumps(event) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
