@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -380,4 +382,128 @@ def test_asset_page_draws_a_snapshot_computed_by_the_engine(
     ]
     assert values == [p["mrr"] for p in snapshot["state_periods"]]
     page.screenshot(path=str(OUTPUT / "asset-page-engine-dashboard.png"), full_page=True)
+    page.context.close()
+
+
+# ---- the whole read side, live: worker -> snapshots -> projection -> API -> page ----
+
+WORKER_READY_TIMEOUT_S = 120.0
+PIPELINE_TIMEOUT_S = 90.0
+LIVE_SCENARIO = "capricorn-upsell"
+
+
+def _kafka_bootstrap() -> str:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        if sock.connect_ex((host, int(port))) != 0:
+            pytest.fail(f"no Kafka broker at {bootstrap}: start one with `make up`")
+    return bootstrap
+
+
+class _Process:
+    """A subprocess of this test, its output in a log file, stopped with SIGTERM."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, needle: str, timeout_s: float, what: str) -> None:
+        def seen() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{what} exited early:\n{self.output()[-3000:]}")
+            return needle in self.output()
+
+        wait_until(seen, timeout_s, what)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`assetstream worker` (projection in-process) and `assetstream api`, fed the scenario."""
+    tmp = tmp_path_factory.mktemp("live")
+    as_of = json.loads((SCENARIOS / f"{LIVE_SCENARIO}.expected.json").read_text())["as_of"]
+    api_port = free_port()
+    env = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=_kafka_bootstrap(),
+        REDIS_URL=redis_url,
+        ASSETSTREAM_TOPIC_PREFIX=f"e2e-{uuid.uuid4().hex[:10]}.",
+        ASSETSTREAM_PARTITIONS="2",
+        ASSETSTREAM_AS_OF=as_of,
+        ASSETSTREAM_STORE="memory://",
+        ASSETSTREAM_DATA_DIR=str(tmp / "data"),
+        ASSETSTREAM_WEB_PORT=str(free_port()),
+        ASSETSTREAM_TICK_SECONDS="0.5",
+        ASSETSTREAM_API_TOKEN=TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
+    cli = [sys.executable, "-m", "streams.cli"]
+    started: list[_Process] = []
+    try:
+        worker = _Process([*cli, "worker"], env, tmp / "worker.log")
+        started.append(worker)
+        worker.wait_for_output("Worker ready", WORKER_READY_TIMEOUT_S, "the worker")
+        events = str(SCENARIOS / f"{LIVE_SCENARIO}.events.jsonl")
+        subprocess.run([*cli, "produce", events], env=env, cwd=ROOT, check=True)
+        api = _Process([*cli, "api", "--port", str(api_port)], env, tmp / "api.log")
+        started.append(api)
+        api.wait_for_output("Uvicorn running", STARTUP_TIMEOUT_S, "the API")
+        yield f"http://127.0.0.1:{api_port}"
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def test_the_page_shows_what_the_worker_computed_from_produced_events(
+    browser: Any, live_api: str
+) -> None:
+    import httpx
+
+    OUTPUT.mkdir(exist_ok=True)
+    expected = json.loads((SCENARIOS / f"{LIVE_SCENARIO}.expected.json").read_text())
+    want = expected["assets"][0]
+    url = f"{live_api}/assets/{want['asset_id']}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    def projected() -> bool:
+        response = httpx.get(url, headers=auth, timeout=5)
+        return response.status_code == 200 and (
+            response.json()["total_lifecycle_amount"] == want["total_lifecycle_amount"]
+        )
+
+    wait_until(projected, PIPELINE_TIMEOUT_S, "the worker's snapshot to reach the API")
+    snapshot = httpx.get(url, headers=auth, timeout=5).json()
+    assert [p["mrr"] for p in snapshot["state_periods"]] == [
+        p["mrr"] for p in want["state_periods"]
+    ]
+
+    page = open_page(browser, f"{live_api}/ui/assets/{want['asset_id']}?token={TOKEN}")
+    assert (page.get_by_test_id("detail-current-mrr").text_content() or "").strip() == (
+        f"{want['currency']} {want['current_mrr']}"
+    )
+    page.get_by_test_id("tab-related").click()
+    assert cell_texts(page, "period-row", "amount") == [p["amount"] for p in want["state_periods"]]
+    page.get_by_test_id("tab-dashboard").click()
+    points = page.locator("[data-testid=chart-point][data-series=quantity]").all()
+    assert [p.get_attribute("data-value") for p in points] == [
+        p["quantity"] for p in want["state_periods"]
+    ]
+    page.screenshot(path=str(OUTPUT / "asset-page-live.png"), full_page=True)
     page.context.close()
