@@ -209,7 +209,7 @@ def test_garbage_is_dead_lettered_and_the_worker_keeps_going(
                b'"time":"2025-01-01T00:00:00Z","data":{"asset_id":5,"effective_date":"x"}}',
                b"", b"[]"]  # fmt: skip
     produce_raw(stack.bootstrap, topic, garbage, key=b"junk")
-    with pytest.raises(Exception, match="(?i)too large|MessageSizeTooLarge"):
+    with pytest.raises(Exception, match=r"(?i)too large|MessageSizeTooLarge"):
         produce_raw(stack.bootstrap, topic, [b"{" + b" " * (2 * 1024 * 1024) + b"}"])
     produce_lines(stack.bootstrap, stack.prefix, [valid])
     wait_until(lambda: "AST-QBO-CAPRICORN" in stack.snapshots(), timeout=60,

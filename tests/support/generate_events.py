@@ -63,7 +63,8 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
         amendments = []
         for spec in lines:
             asset = spec["asset_id"]
-            start, end = date.fromisoformat(spec["start_date"]), date.fromisoformat(spec["end_date"])
+            start = date.fromisoformat(spec["start_date"])
+            end = date.fromisoformat(spec["end_date"])
             day = start
             for k in range(rnd.randint(3, 12)):
                 day += timedelta(days=rnd.randint(1, 40))
@@ -95,9 +96,10 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
                     amendments.append(_envelope(eid, "asset.cancelled", data, minute))
                 minute += 1
         # Some amendments overtake their order (another topic) or each other (backdating).
-        rnd.shuffle(amendments) if rnd.random() < 0.1 else None
+        if rnd.random() < 0.1:
+            rnd.shuffle(amendments)
         split = rnd.randint(0, min(2, len(amendments)))
-        events += amendments[:split] + [order_event] + amendments[split:]
+        events += [*amendments[:split], order_event, *amendments[split:]]
     return _keep_applicable(events)
 
 
