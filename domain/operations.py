@@ -140,33 +140,25 @@ def create(state: FoldState, event: AssetCreated | TransferReceived) -> Applied 
             f"asset {event.asset_id} was already created by another event",
         )
     if isinstance(event, AssetCreated):
-        terms = AssetTerms(
-            account_id=event.account_id,
-            currency=event.currency,
-            product_code=event.product_code,
-            product_name=event.product_name,
-            price_term_months=event.price_term_months,
-            renewal_term_months=event.renewal_term_months,
-            billing_anchor=event.start_date,
-            lifecycle_start=event.start_date,
-        )
+        anchor = event.start_date
         periods: tuple[Period, ...] = (
             Period.of(
                 event.start_date, event.end_date, (Tranche(event.quantity, event.unit_price),)
             ),
         )
     else:
-        terms = AssetTerms(
-            account_id=event.account_id,
-            currency=event.currency,
-            product_code=event.product_code,
-            product_name=event.product_name,
-            price_term_months=event.price_term_months,
-            renewal_term_months=event.renewal_term_months,
-            billing_anchor=event.billing_anchor,  # inherited: the source's months
-            lifecycle_start=event.effective_date,
-        )
+        anchor = event.billing_anchor  # inherited: months count from the source's anchor
         periods = event.periods
+    terms = AssetTerms(
+        account_id=event.account_id,
+        currency=event.currency,
+        product_code=event.product_code,
+        product_name=event.product_name,
+        price_term_months=event.price_term_months,
+        renewal_term_months=event.renewal_term_months,
+        billing_anchor=anchor,
+        lifecycle_start=event.effective_date,
+    )
     total = sum((period_amount(p, terms) for p in periods), ZERO)
     new = FoldState(
         terms=terms,
