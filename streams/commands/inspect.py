@@ -1,114 +1,350 @@
-"""`assetstream inspect TOPIC`: pretty-print or follow a topic, optionally for one key."""
+"""`assetstream inspect TOPIC`: pretty-print or follow a topic, optionally for one key.
+
+Reads with no consumer group (nothing is committed, other consumers are not
+affected): every partition is assigned to this process and starts at the end, or
+at the beginning with ``--from-beginning``. Snapshots and dead letters get a
+compact human view; other JSON is indented; other bytes get a hex/base64
+preview. ``--json`` prints one JSON object per record instead, numbers exactly
+as they were on the wire (JSON is parsed with Decimal, never float).
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
-HELP = "Pretty-print or follow a topic (base name, the prefix is added), optionally by key."
+HELP = "Pretty-print or follow a topic (base name or full name), optionally for one key."
 
-# Without --from-beginning, show this many of the newest messages of each partition.
-TAIL_PER_PARTITION = 10
+PAYLOAD_PREVIEW_CHARS = 300  # dead-letter payloads and plain text are cut here
+BINARY_PREVIEW_BYTES = 48
+
+
+class Record(Protocol):
+    """The fields of an aiokafka ConsumerRecord that are printed."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("topic", help="e.g. assets.snapshots, assets.deadletter, orders.fulfilled")
-    parser.add_argument("--key", help="only messages with this key (e.g. an asset id)")
-    parser.add_argument("--from-beginning", action="store_true",
-                        help=f"read everything (default: the newest {TAIL_PER_PARTITION} "
-                             "per partition)")  # fmt: skip
-    parser.add_argument("--follow", "-f", action="store_true",
-                        help="keep waiting for new messages (Ctrl-C to stop)")  # fmt: skip
-    parser.add_argument("--max", type=int, default=None, help="stop after printing N messages")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="stop after S seconds (default: 2 s without new messages, "
-                             "or never with --follow)")  # fmt: skip
-    parser.add_argument("--latest", action="store_true",
-                        help="only the newest message per key, as a compacted topic keeps "
-                             "it (implies --from-beginning, no --follow)")  # fmt: skip
-    parser.add_argument("--json", action="store_true",
-                        help="print each message as one JSON line (for scripts)")  # fmt: skip
+    parser.add_argument(
+        "topic", help="assets.snapshots, assets.deadletter, orders.fulfilled, … (prefix added)"
+    )
+    parser.add_argument("--key", help="only records with this key (e.g. an asset id)")
+    parser.add_argument(
+        "--from-beginning", action="store_true", help="read from the oldest record (default: end)"
+    )
+    parser.add_argument(
+        "--follow", "-f", action="store_true", help="keep waiting for records until Ctrl-C"
+    )
+    parser.add_argument("--max", type=int, metavar="N", help="stop after printing N records")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="without --follow: stop after S seconds with no new record (default 5)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per record")
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import os
+    import sys
 
+    if args.max is not None and args.max < 1:
+        print("assetstream inspect: --max must be ≥ 1", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_inspect(args))
     except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        # Piped into `head`: stop quietly (and keep Python from complaining at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
 async def _inspect(args: argparse.Namespace) -> int:
     import sys
     import time
-    from typing import Any
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
-    from streams.render import render_message
-    from streams.settings import aiokafka_kwargs, load_settings
+    from streams.settings import SettingsError, aiokafka_kwargs, load_settings
     from streams.topics import resolve
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"assetstream inspect: {exc}", file=sys.stderr)
+        return 2
     topic = resolve(settings, args.topic)
-    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), group_id=None,
-                                enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        **aiokafka_kwargs(settings),
+        group_id=None,  # no group: all partitions are ours, nothing is committed
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        client_id="assetstream-inspect",
+    )
     await consumer.start()
     try:
-        # Look the topic up in the full cluster metadata: a Metadata request naming a
-        # missing topic would make a broker with auto-create enabled create it.
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = cluster.partitions_for_topic(topic) or set()
-        if not partitions:
+        # topics() asks for every topic: naming a missing one could auto-create it.
+        if topic not in await consumer.topics():
             print(f"assetstream inspect: topic {topic!r} does not exist", file=sys.stderr)
             return 1
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        if args.from_beginning or args.latest:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            starts = await consumer.beginning_offsets(tps)
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, max(starts[tp], ends[tp] - TAIL_PER_PARTITION))
-        printed = 0
-        latest: dict[bytes | None, Any] = {}
-        follow = args.follow and not args.latest
+        consumer.subscribe([topic])
         key = args.key.encode() if args.key is not None else None
-        started = last_seen = time.monotonic()
-        idle = 2.0 if args.timeout is None else args.timeout
+        printed = 0
+        last_progress = time.monotonic()
         while True:
-            batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            now = time.monotonic()
-            records = sorted((r for rs in batch.values() for r in rs),
-                             key=lambda r: (r.timestamp, r.partition, r.offset))  # fmt: skip
+            batch = await consumer.getmany(timeout_ms=200, max_records=500)
+            records: list[Any] = [r for rs in batch.values() for r in rs]
             if records:
-                last_seen = now
+                last_progress = time.monotonic()
+            records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
             for record in records:
                 if key is not None and record.key != key:
                     continue
-                if args.latest:
-                    latest[record.key] = record
-                    continue
-                print(render_message(record, as_json=args.json), flush=True)
+                print(render_json(record) if args.json else render(record), flush=True)
                 printed += 1
                 if args.max is not None and printed >= args.max:
                     return 0
-            if follow:
-                if args.timeout is not None and now - started >= args.timeout:
-                    break
-            elif now - last_seen >= idle:
+            if not args.follow and time.monotonic() - last_progress >= args.timeout:
                 break
-        for record in sorted(latest.values(), key=lambda r: r.key or b""):
-            if record.value is None:
-                continue  # deleted key (tombstone), as compaction would drop it
-            if args.max is not None and printed >= args.max:
-                break
-            print(render_message(record, as_json=args.json), flush=True)
-            printed += 1
-        if printed == 0 and not args.json:
+        if printed == 0:
             which = f" with key {args.key!r}" if args.key is not None else ""
-            print(f"(no messages{which} in {topic})", file=sys.stderr)
+            where = "" if args.from_beginning else " (new ones only; see --from-beginning)"
+            print(f"(no records{which} in {topic}{where})", file=sys.stderr)
         return 0
     finally:
         await consumer.stop()
+
+
+# ---- decoding ---------------------------------------------------------------------------
+
+
+def _parse_json(raw: bytes) -> tuple[bool, Any]:
+    """(True, value) when ``raw`` is UTF-8 JSON; numbers with a fraction become Decimal."""
+    try:
+        return True, json.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError):
+        return False, None
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def dump_json(value: Any, indent: int | None = None, _level: int = 0) -> str:
+    """JSON text of a parsed value; a Decimal is written with its own digits, never as float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict | list) and value:
+        pad = "" if indent is None else "\n" + " " * (indent * (_level + 1))
+        end = "" if indent is None else "\n" + " " * (indent * _level)
+        sep = ", " if indent is None else ","
+        if isinstance(value, dict):
+            items = [
+                f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {dump_json(v, indent, _level + 1)}"
+                for k, v in value.items()
+            ]
+            return "{" + sep.join(items) + end + "}"
+        items = [f"{pad}{dump_json(v, indent, _level + 1)}" for v in value]
+        return "[" + sep.join(items) + end + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _binary_preview(raw: bytes) -> str:
+    head = raw[:BINARY_PREVIEW_BYTES]
+    more = "…" if len(raw) > len(head) else ""
+    return (
+        f"({len(raw)} bytes, not UTF-8)\n"
+        f"hex     {head.hex(' ')}{more}\n"
+        f"base64  {base64.b64encode(head).decode()}{more}"
+    )
+
+
+def _key_text(raw: bytes | None) -> str:
+    if raw is None:
+        return "(none)"
+    text = _utf8(raw)
+    return text if text is not None else f"hex:{raw.hex()}"
+
+
+def _timestamp(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+# ---- --json -----------------------------------------------------------------------------
+
+
+def _encoded(raw: bytes | None) -> tuple[Any, str | None]:
+    """A key, value or header as (JSON value, encoding): json, text, base64 or None."""
+    if raw is None:
+        return None, None
+    ok, parsed = _parse_json(raw)
+    if ok:
+        return parsed, "json"
+    text = _utf8(raw)
+    if text is not None:
+        return text, "text"
+    return base64.b64encode(raw).decode(), "base64"
+
+
+def render_json(record: Record) -> str:
+    """One line: topic, partition, offset, timestamp, key, headers and the value."""
+    key = _utf8(record.key) if record.key is not None else None
+    value, encoding = _encoded(record.value)
+    out: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": _timestamp(record.timestamp),
+        "key": key,  # None for no key, or for a binary one (then key_base64)
+    }
+    if record.key is not None and key is None:
+        out["key_base64"] = base64.b64encode(record.key).decode()
+    if record.headers:
+        out["headers"] = {name: _key_text(raw) for name, raw in record.headers}
+    out["value"] = value
+    out["value_encoding"] = encoding if record.value is not None else "tombstone"
+    return dump_json(out)
+
+
+# ---- readable view ----------------------------------------------------------------------
+
+
+def render(record: Record) -> str:
+    """A record as a few readable lines: where it is, its key and headers, then the value."""
+    lines = [
+        f"── {record.topic}  partition {record.partition}  offset {record.offset}  "
+        f"{_timestamp(record.timestamp)}  key {_key_text(record.key)}"
+    ]
+    for name, raw in record.headers or ():
+        lines.append(f"   header {name}: {_key_text(raw)}")
+    lines += ["   " + line if line else "" for line in render_value(record.value)]
+    return "\n".join(lines)
+
+
+def render_value(raw: bytes | None) -> list[str]:
+    if raw is None:
+        return ["(tombstone)"]
+    ok, value = _parse_json(raw)
+    if not ok:
+        text = _utf8(raw)
+        if text is None:
+            return _binary_preview(raw).splitlines()
+        return [_truncate(text, PAYLOAD_PREVIEW_CHARS)]
+    if isinstance(value, dict) and "asset_id" in value and "state_periods" in value:
+        return render_snapshot(value)
+    if isinstance(value, dict) and "reason_code" in value:
+        return render_dead_letter(value)
+    return dump_json(value, indent=2).splitlines()
+
+
+def _s(value: Any) -> str:
+    """A field as printed: strings as they are, None as '-'."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else dump_json(value)
+
+
+def _truncate(text: str, limit: int) -> str:
+    flat = text.replace("\n", "\\n")
+    return flat if len(flat) <= limit else f"{flat[:limit]}… ({len(text)} chars)"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
+    """Aligned columns; the columns in ``right`` (numbers) are right-aligned."""
+    body = [list(row) for row in rows]
+    widths = [max(len(r[i]) for r in [list(header), *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(header), *(line(r) for r in body)]
+
+
+def render_snapshot(s: dict[str, Any]) -> list[str]:
+    cur = _s(s.get("currency"))
+    product = " ".join(_s(s[k]) for k in ("product_code", "product_name") if s.get(k))
+    lines = [
+        f"ASSET {_s(s.get('asset_id'))}" + (f"  ({product})" if product else ""),
+        f"account    {_s(s.get('account_id'))}",
+        f"version    {_s(s.get('version'))}   status {_s(s.get('status'))}   "
+        f"as of {_s(s.get('as_of'))}",
+        f"current    quantity {_s(s.get('current_quantity'))}   "
+        f"MRR {_s(s.get('current_mrr'))} {cur}",
+        f"lifecycle  {_s(s.get('lifecycle_start_date'))} → {_s(s.get('lifecycle_end_date'))}"
+        f"   total {_s(s.get('total_lifecycle_amount'))} {cur}",
+    ]
+    if s.get("updated_by_event_id"):
+        lines.append(f"updated by {_s(s['updated_by_event_id'])}")
+    periods = s.get("state_periods") or []
+    lines.append(f"state periods ({len(periods)})")
+    rows = [
+        [_s(p.get(k)) for k in ("start_date", "end_date", "quantity", "mrr", "amount")]
+        for p in periods
+    ]
+    lines += [
+        "  " + r for r in table(["start", "end", "quantity", "MRR", "amount"], rows, {2, 3, 4})
+    ]
+    actions = s.get("actions") or []
+    lines.append(f"actions ({len(actions)})")
+    rows = [
+        [
+            _s(a.get("effective_date")),
+            _s(a.get("category")) + (f"/{a['subtype']}" if a.get("subtype") else ""),
+            _s(a.get("action_id")),
+            _s(a.get("quantity_change")),
+            _s(a.get("mrr_change")),
+            _s(a.get("amount_change")),
+        ]
+        for a in actions
+    ]
+    header = ["effective", "category", "action id", "Δ quantity", "Δ MRR", "Δ amount"]
+    lines += ["  " + r for r in table(header, rows, {3, 4, 5})]
+    pending = s.get("pending_events") or []
+    if pending:
+        lines.append(f"pending events ({len(pending)})")
+        rows = [[_s(p.get("event_id")), _s(p.get("reason_code"))] for p in pending]
+        lines += ["  " + r for r in table(["event id", "reason"], rows, set())]
+    else:
+        lines.append("pending events: none")
+    return lines
+
+
+def render_dead_letter(d: dict[str, Any]) -> list[str]:
+    payload = d.get("payload")
+    encoding = d.get("payload_encoding")
+    if isinstance(payload, str) and encoding != "base64":
+        shown = _truncate(payload, PAYLOAD_PREVIEW_CHARS)
+    else:
+        shown = _truncate(_s(payload), PAYLOAD_PREVIEW_CHARS)
+    return [
+        f"DEAD LETTER {_s(d.get('reason_code'))}",
+        f"event id   {_s(d.get('event_id'))}",
+        f"reason     {_s(d.get('reason'))}",
+        f"source     {_s(d.get('source_topic'))}  partition {_s(d.get('source_partition'))}  "
+        f"offset {_s(d.get('source_offset'))}  key {_s(d.get('key'))}",
+        f"at         {_s(d.get('dead_lettered_at'))}",
+        f"payload{f' ({encoding})' if encoding else ''}  {shown}",
+    ]
