@@ -1,48 +1,123 @@
-"""`assetstream topology`: the topics, agents and tables of the worker and how they connect."""
+"""`assetstream topology`: the worker's topics, agents and tables, and the read side.
+
+Everything is derived from the settings (prefix, partitions) and the names in
+streams/topics.py; no Kafka connection is made.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-HELP = "Print the worker's topics, agents and tables and how they connect."
+if TYPE_CHECKING:
+    from streams.settings import Settings
+    from streams.topics import TopicNames
+
+HELP = "Print the topics, agents, tables and read side as a diagram (no Kafka needed)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # no options: names come from the environment (prefix, partitions)
+    del parser  # no options: names come from the environment (ASSETSTREAM_TOPIC_PREFIX, …)
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.settings import app_id, load_settings
+    import sys
+
+    from streams.settings import SettingsError, load_settings
     from streams.topics import topic_names
 
-    settings = load_settings()
-    n = topic_names(settings)
-    print(f"app id {app_id(settings)}   partitions {settings.partitions}   "
-          f"store {settings.store}   grace {settings.pending_grace}   "
-          f"as_of {settings.as_of or 'today (UTC)'}")  # fmt: skip
-    print(f"""
-input (key: order_id / asset_id; any partitioner, e.g. kcat's)
-  {n.orders}
-  {n.amendments}
-      │  agents intake-orders, intake-amendments: decode + validate (schemas/)
-      ├─ invalid_json / schema_violation / unknown_type ──▶ {n.deadletter}
-      ▼  re-keyed by event id
-  {n.by_event}          (internal)
-      │  agent dedupe  ── table event-fingerprints (event id → fingerprint)
-      │                   changelog {n.fingerprint_changelog} (compact, co-partitioned)
-      ├─ same id, different content: duplicate_conflict ──▶ {n.deadletter}
-      ▼  one "deliver" command per asset (an order fans out one per line), keyed by asset id
-  {n.commands}          (internal)
-      │  agent fold-assets (concurrency 1) ── table assets (asset id → ledger + last offset)
-      │                   changelog {n.asset_changelog} (compact, co-partitioned)
-      │  ▲ timer wake-assets: "tick" commands when a grace period ends or as_of crosses
-      │  │ a boundary;  ▲ transfers: "deliver" to the target asset (same keyed path)
-      ├─ snapshot (version +1 on change; re-published on duplicates) ──▶ {n.snapshots} (compact)
-      └─ pending past grace, unknown asset, … (domain reasons) ──────▶ {n.deadletter}
-
-co-partitioned (checked at start):""")
-    for left, right in n.co_partitioned():
-        print(f"  {left}  ⇔  {right}")
-    print(f"\nmetrics: http://127.0.0.1:{settings.web_port}/metrics   "
-          f"inspect: assetstream inspect assets.snapshots --key ASSET_ID")  # fmt: skip
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"assetstream topology: {exc}", file=sys.stderr)
+        return 2
+    print(render(settings, topic_names(settings)))
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """24h, 30m or 90s: the shortest exact unit."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _topic_table(settings: Settings, n: TopicNames) -> list[str]:
+    p = settings.partitions
+    rows = [
+        (n.orders, p, "delete", "input: order.fulfilled, key order_id"),
+        (n.amendments, p, "delete", "input: asset.* amendments, key asset_id"),
+        (n.by_event, p, "delete", "internal: input re-keyed by event id"),
+        (n.commands, p, "delete", "internal: per-asset commands, key asset_id"),
+        (n.snapshots, p, "compact", "output: asset snapshots, key asset_id (billing)"),
+        (n.deadletter, p, "delete", "output: dead letters, key = original key"),
+        (n.fingerprint_changelog, p, "compact", "changelog of table event-fingerprints"),
+        (n.asset_changelog, p, "compact", "changelog of table assets"),
+    ]
+    width = max(len(name) for name, *_ in rows)
+    lines = [f"  {'topic':<{width}}  partitions  cleanup  purpose"]
+    lines += [f"  {name:<{width}}  {parts:>10}  {policy:<7}  {what}" for name, parts, policy, what
+              in rows]  # fmt: skip
+    return lines
+
+
+def render(settings: Settings, n: TopicNames) -> str:
+    """The whole diagram as text."""
+    from streams.settings import app_id
+
+    app = app_id(settings)
+    projection_group = f"{settings.topic_prefix}assetstream-projection"
+    prefix = settings.topic_prefix or "(none)"
+    header = [
+        f"assetstream topology   app id / consumer group {app}   topic prefix {prefix}",
+        f"partitions {settings.partitions}   store {settings.store} ({settings.data_dir})   "
+        f"pending grace {_duration(settings.pending_grace.total_seconds())}   "
+        f"tick {_duration(settings.tick_seconds)}",
+        "",
+        "Topics",
+        *_topic_table(settings, n),
+        "",
+        f"Worker (assetstream worker, group {app})",
+    ]
+    diagram = f"""
+  order systems (CloudEvents JSON; assetstream produce FILE.jsonl)
+      │ key order_id                        │ key asset_id
+      ▼                                     ▼
+  {n.orders:<40}  {n.amendments}
+      │ agent intake-orders                 │ agent intake-amendments
+      └──────────────┬──────────────────────┘
+                     │ decode + validate ── invalid_json / schema_violation /
+                     │                      unknown_type ──────────────────▶ {n.deadletter}
+                     ▼ keyed by event id
+  {n.by_event}
+                     │ agent dedupe ◀──▶ table event-fingerprints (event id → fingerprint)
+                     │                  changelog {n.fingerprint_changelog}
+                     │ same id, other content: duplicate_conflict ─────────▶ {n.deadletter}
+                     ▼ one command per asset (an order fans out per line), keyed by asset_id
+  {n.commands}  ◀──── timer wake-assets: "tick" commands (grace over,
+                     │                          a date boundary crossed as of today)
+                     │                  ◀──── transfers: the target side, keyed by the
+                     │                          target asset id (same keyed path)
+                     │ agent fold-assets ◀──▶ table assets (asset id → ledger)
+                     │                       changelog {n.asset_changelog}
+        ┌────────────┴───────────────────────────┐
+        ▼ key asset_id, version +1 per change    ▼ pending past grace, unknown asset, …
+  {n.snapshots + " (compacted)":<43}{n.deadletter}
+        │                                        (reason code, original bytes)
+        ├──▶ billing (keep the highest version per key)
+        ▼ consumer group {projection_group}
+  projection (in the worker, or assetstream project) ──▶ Redis {settings.redis_url}
+                                                             │
+                                                             ▼
+  assetstream api ── http://{settings.api_host}:{settings.api_port}/ (JSON API, OpenAPI at /docs)
+                     /ui/assets/ASSET_ID, /ui/accounts/ACCOUNT_ID (pages)
+"""
+    footer = [
+        "Co-partitioned (checked at start):",
+        *(f"  {left} ⇔ {right}" for left, right in n.co_partitioned()),
+        "",
+        f"Worker health and metrics: http://127.0.0.1:{settings.web_port}/healthz, /metrics",
+        "Look inside: assetstream inspect assets.snapshots --from-beginning [--key ASSET_ID]",
+    ]
+    return "\n".join([*header, diagram.rstrip("\n"), "", *footer])
