@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.snapshots import CAPRICORN
+
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,68 +48,6 @@ STARTUP_TIMEOUT_S = 15.0
 PAGE_TIMEOUT_MS = 10_000
 TOKEN = "e2e-secret-token"
 
-CAPRICORN: dict[str, Any] = {
-    "asset_id": "AST-QBO-CAPRICORN",
-    "account_id": "ACC-CAPRICORN",
-    "currency": "USD",
-    "product_code": "QBO",
-    "product_name": "QuickBooks Online",
-    "price_term_months": 12,
-    "renewal_term_months": 12,
-    "billing_anchor_date": "2025-08-10",
-    "version": 2,
-    "as_of": "2026-03-01",
-    "status": "active",
-    "current_quantity": "8",
-    "current_mrr": "33.33",
-    "lifecycle_start_date": "2025-08-10",
-    "lifecycle_end_date": "2026-08-10",
-    "total_lifecycle_amount": "328.56",
-    "state_periods": [
-        {
-            "start_date": "2025-08-10",
-            "end_date": "2026-02-01",
-            "quantity": "5",
-            "mrr": "20.83",
-            "amount": "118.93",
-        },
-        {
-            "start_date": "2026-02-01",
-            "end_date": "2026-08-10",
-            "quantity": "8",
-            "mrr": "33.33",
-            "amount": "209.63",
-        },
-    ],
-    "actions": [
-        {
-            "action_id": "evt-capricorn-0001/1",
-            "event_id": "evt-capricorn-0001",
-            "category": "initial_sale",
-            "subtype": None,
-            "effective_date": "2025-08-10",
-            "action_time": "2025-08-10T15:00:00Z",
-            "quantity_change": "5",
-            "mrr_change": "20.83",
-            "amount_change": "249.95",
-            "order_id": "ORD-1001",
-        },
-        {
-            "action_id": "evt-capricorn-0002",
-            "event_id": "evt-capricorn-0002",
-            "category": "upsell",
-            "subtype": None,
-            "effective_date": "2026-02-01",
-            "action_time": "2026-01-20T10:00:00Z",
-            "quantity_change": "3",
-            "mrr_change": "12.50",
-            "amount_change": "78.61",
-            "order_id": None,
-        },
-    ],
-    "pending_events": [],
-    "updated_by_event_id": "evt-capricorn-0002",
-}
 # A second asset on the account, so the account page lists more than one.
 PAYROLL = {
     **CAPRICORN,

@@ -8,41 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from streams.web.state import format_money, state_at, total_mrr_by_currency
-
-CAPRICORN: dict[str, Any] = {
-    "asset_id": "AST-QBO-CAPRICORN",
-    "account_id": "ACC-CAPRICORN",
-    "currency": "USD",
-    "version": 2,
-    "as_of": "2026-03-01",
-    "status": "active",
-    "current_quantity": "8",
-    "current_mrr": "33.33",
-    "lifecycle_start_date": "2025-08-10",
-    "lifecycle_end_date": "2026-08-10",
-    "total_lifecycle_amount": "328.56",
-    "state_periods": [
-        {
-            "start_date": "2025-08-10",
-            "end_date": "2026-02-01",
-            "quantity": "5",
-            "mrr": "20.83",
-            "amount": "118.93",
-        },
-        {
-            "start_date": "2026-02-01",
-            "end_date": "2026-08-10",
-            "quantity": "8",
-            "mrr": "33.33",
-            "amount": "209.63",
-        },
-    ],
-    "actions": [
-        {"category": "initial_sale", "subtype": None, "effective_date": "2025-08-10"},
-        {"category": "upsell", "subtype": None, "effective_date": "2026-02-01"},
-    ],
-    "pending_events": [],
-}
+from tests.support.snapshots import CAPRICORN
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:
