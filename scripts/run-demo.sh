@@ -2,95 +2,244 @@
 # `make run`: the main job on a fresh machine.
 #
 # 1. Bring up Kafka and Redis (reusing running ones).
-# 2. Start the worker (with the Redis projection) and the HTTP API in the background.
-# 3. Load the demo events once (event ids make reloading harmless: duplicates only
-#    re-publish snapshots).
-# 4. Wait for the demo assets' snapshots, print them and where to look.
-# 5. Keep running until Ctrl-C, which stops the worker and the API (not Kafka/Redis:
-#    `make down` does that).
+# 2. Start `assetstream worker` (with the Redis projection) and `assetstream api` in
+#    the background, and wait until both answer /healthz.
+# 3. Load the demo events once (fixed event ids: loading them again only re-publishes
+#    the snapshots).
+# 4. Wait until the API serves what `assetstream replay` computes for them, print the
+#    demo assets and where to look.
+# 5. Stay in the foreground: Ctrl-C stops the worker and the API (`make down` stops
+#    Kafka and Redis).
+#
+# Uses the real topic names (no ASSETSTREAM_TOPIC_PREFIX unless you set one).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-DEMO_EVENTS="${ROOT}/streams/demo/events.jsonl"
-DEMO_ASSETS=7 # distinct asset ids the demo events create (transfer target included)
-READY_TIMEOUT_S="${READY_TIMEOUT_S:-120}"
-SNAPSHOT_TIMEOUT_S="${SNAPSHOT_TIMEOUT_S:-120}"
 CLI="${ROOT}/.venv/bin/assetstream"
+DEMO_EVENTS="${ROOT}/streams/demo/events.jsonl"
+READY_TIMEOUT_S="${READY_TIMEOUT_S:-180}" # worker start-up includes a consumer-group join
+DEMO_TIMEOUT_S="${DEMO_TIMEOUT_S:-60}"
+STOP_TIMEOUT_S=40
 
 # Step 1
 bash "${ROOT}/scripts/up.sh"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-${DEFAULT_KAFKA}}"
 export REDIS_URL="${REDIS_URL:-${DEFAULT_REDIS_URL}}"
-export ASSETSTREAM_DATA_DIR="${ASSETSTREAM_DATA_DIR:-${ROOT}/data}"
+export ASSETSTREAM_STORE="${ASSETSTREAM_STORE:-rocksdb://}"
+export ASSETSTREAM_DATA_DIR="${ASSETSTREAM_DATA_DIR:-${RUN_DIR}/data}"
+WEB_PORT="${ASSETSTREAM_WEB_PORT:-6066}"
 API_HOST="${ASSETSTREAM_API_HOST:-127.0.0.1}"
 API_PORT="${ASSETSTREAM_API_PORT:-8000}"
-WEB_PORT="${ASSETSTREAM_WEB_PORT:-6066}"
-mkdir -p "${RUN_DIR}"
+API_URL="http://${API_HOST}:${API_PORT}"
+WORKER_LOG="${RUN_DIR}/worker.log"
+API_LOG="${RUN_DIR}/api.log"
+WORKER_PID_FILE="${RUN_DIR}/worker.pid"
+API_PID_FILE="${RUN_DIR}/api.pid"
+mkdir -p "${RUN_DIR}" "${ASSETSTREAM_DATA_DIR}"
 cd "${ROOT}"
 
-# Step 2
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+# http_ok URL -> 0 when it answers 2xx within 2 s (python: curl may be missing).
+http_ok() {
+    "${PY}" -c 'import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2).close()
+except Exception:
+    sys.exit(1)' "$1"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
+# stop_started: SIGTERM what this script started, SIGKILL what is still up after
+# STOP_TIMEOUT_S, remove the pid files. The EXIT trap, so every way out runs it.
+stop_started() {
+    trap - EXIT
+    trap "" INT TERM # let the shutdown finish (SIGKILL comes after STOP_TIMEOUT_S anyway)
+    local pidfile pid i
+    for pidfile in "${API_PID_FILE}" "${WORKER_PID_FILE}"; do
+        pid_alive "${pidfile}" || { rm -f "${pidfile}"; continue; }
+        pid="$(cat "${pidfile}")"
+        log "stopping $(basename "${pidfile}" .pid) (pid ${pid})"
+        kill -TERM "${pid}" 2>/dev/null || true
+    done
+    for pidfile in "${API_PID_FILE}" "${WORKER_PID_FILE}"; do
+        [[ -f "${pidfile}" ]] || continue
+        pid="$(cat "${pidfile}")"
+        for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
+            kill -0 "${pid}" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "${pid}" 2>/dev/null; then
+            log "pid ${pid} still running after ${STOP_TIMEOUT_S}s; SIGKILL"
+            kill -KILL "${pid}" 2>/dev/null || true
+        fi
+        rm -f "${pidfile}"
+    done
+    log "worker and API stopped (Kafka and Redis keep running: 'make down' stops them)"
+}
+
+# Refuse to start a second demo over a running one (its pid file names a live process).
+for pidfile in "${WORKER_PID_FILE}" "${API_PID_FILE}"; do
+    if pid_alive "${pidfile}"; then
+        die "$(basename "${pidfile}" .pid) of another 'make run' is running (pid $(cat "${pidfile}")); stop it first"
+    fi
+    rm -f "${pidfile}"
+done
 if port_open 127.0.0.1 "${WEB_PORT}"; then
-    die "port ${WEB_PORT} (worker web/metrics) is taken: is a worker already running? Stop it or set ASSETSTREAM_WEB_PORT"
+    die "port ${WEB_PORT} (the worker's web server) is taken; stop that process or set ASSETSTREAM_WEB_PORT"
 fi
-"${CLI}" worker >"${RUN_DIR}/worker.log" 2>&1 &
+trap stop_started EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Step 2
+"${CLI}" worker >"${WORKER_LOG}" 2>&1 &
 worker_pid=$!
-pids+=("$worker_pid")
-log "worker starting (pid ${worker_pid}, log ${RUN_DIR}/worker.log)"
+echo "${worker_pid}" >"${WORKER_PID_FILE}"
+log "worker starting (pid ${worker_pid}, log ${WORKER_LOG})"
+
+api_started=0
+if ! "${CLI}" api --help >/dev/null 2>&1; then
+    log "this checkout has no 'assetstream api' yet: running without the HTTP API"
+elif port_open "${API_HOST}" "${API_PORT}"; then
+    http_ok "${API_URL}/healthz" || die "port ${API_PORT} is taken by something that is not a healthy assetstream API; set ASSETSTREAM_API_PORT"
+    log "an API already answers at ${API_URL}; using it"
+    api_started=2
+else
+    "${CLI}" api >"${API_LOG}" 2>&1 &
+    echo "$!" >"${API_PID_FILE}"
+    log "API starting (pid $!, log ${API_LOG})"
+    api_started=1
+fi
+
 deadline=$((SECONDS + READY_TIMEOUT_S))
-until grep -q "Worker ready" "${RUN_DIR}/worker.log" 2>/dev/null; do
-    kill -0 "$worker_pid" 2>/dev/null || { tail -n 40 "${RUN_DIR}/worker.log" >&2; die "the worker exited during start-up"; }
-    ((SECONDS < deadline)) || { tail -n 40 "${RUN_DIR}/worker.log" >&2; die "the worker was not ready after ${READY_TIMEOUT_S}s"; }
+until http_ok "http://127.0.0.1:${WEB_PORT}/healthz"; do
+    if ! kill -0 "${worker_pid}" 2>/dev/null; then
+        tail -n 30 "${WORKER_LOG}" >&2
+        die "the worker exited during start-up (log ${WORKER_LOG})"
+    fi
+    ((SECONDS < deadline)) || die "the worker did not answer /healthz within ${READY_TIMEOUT_S}s (log ${WORKER_LOG})"
     sleep 0.5
 done
-log "worker ready"
-
-if port_open "${API_HOST}" "${API_PORT}"; then
-    log "port ${API_PORT} is taken: assuming the API is already running there"
-else
-    "${CLI}" api >"${RUN_DIR}/api.log" 2>&1 &
-    pids+=("$!")
-    log "API starting (pid $!, log ${RUN_DIR}/api.log)"
+log "worker ready: http://127.0.0.1:${WEB_PORT}/healthz"
+if ((api_started == 1)); then
+    until http_ok "${API_URL}/healthz"; do
+        if ! pid_alive "${API_PID_FILE}"; then
+            tail -n 30 "${API_LOG}" >&2
+            die "the API exited during start-up (log ${API_LOG})"
+        fi
+        ((SECONDS < deadline)) || die "the API did not answer /healthz within ${READY_TIMEOUT_S}s (log ${API_LOG})"
+        sleep 0.5
+    done
+    log "API ready: ${API_URL}/healthz"
 fi
 
 # Step 3
 "${CLI}" produce "${DEMO_EVENTS}"
 
-# Step 4
-deadline=$((SECONDS + SNAPSHOT_TIMEOUT_S))
-until (($("${CLI}" inspect assets.snapshots --latest --json 2>/dev/null | grep -c '"key": "AST-' || true) >= DEMO_ASSETS)); do
-    ((SECONDS < deadline)) || die "the demo snapshots did not all appear within ${SNAPSHOT_TIMEOUT_S}s (see ${RUN_DIR}/worker.log)"
-    sleep 1
-done
-echo
-echo "=== Demo snapshots (newest per asset, from ${ASSETSTREAM_TOPIC_PREFIX:-}assets.snapshots) ==="
-"${CLI}" inspect assets.snapshots --latest
+# explain_dead_letters: the dead letters of demo events, and the usual cause on a broker
+# that has seen other events under the demo's ids (or tables written by older code).
+explain_dead_letters() {
+    "${CLI}" inspect assets.deadletter --from-beginning --json --timeout 2 2>/dev/null |
+        "${PY}" -c 'import json, sys
+ids = {json.loads(line)["id"] for line in open(sys.argv[1]) if line.strip()}
+keys = {json.loads(line)["data"].get("asset_id") for line in open(sys.argv[1]) if line.strip()} - {None}
+for line in sys.stdin:
+    record = json.loads(line)
+    letter = record["value"] if isinstance(record["value"], dict) else {}
+    if letter.get("event_id") in ids or record["key"] in keys:
+        what = letter.get("event_id") or record["key"]
+        reason = str(letter.get("reason"))[:90]
+        code = letter.get("reason_code")
+        print(f"  dead letter: {what}: {code}: {reason}")' \
+            "${DEMO_EVENTS}" >&2 || true
+    log "see ${WORKER_LOG}. duplicate_conflict or internal_error here means these topics already hold"
+    log "other events under the demo's ids, or tables written by older code: run the demo in a"
+    log "fresh namespace instead, e.g. ASSETSTREAM_TOPIC_PREFIX=demo-\$(date +%s). make run"
+}
+
+# Step 4: what the worker must converge to, from the same engine with no Kafka.
+AS_OF="${ASSETSTREAM_AS_OF:-$(date -u +%F)}"
+"${CLI}" replay "${DEMO_EVENTS}" --as-of "${AS_OF}" --out "${RUN_DIR}/demo-expected" >/dev/null
+if ((api_started > 0)); then
+    if ! "${PY}" - "${API_URL}" "${RUN_DIR}/demo-expected/snapshots.jsonl" "${DEMO_TIMEOUT_S}" <<'PYEOF'; then
+"""Wait until the API serves the replayed figures for every demo asset; print them."""
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+api, expected_path, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with open(expected_path, encoding="utf-8") as handle:
+    expected = {s["asset_id"]: s for s in map(json.loads, handle)}
+FIELDS = ("status", "current_quantity", "current_mrr", "total_lifecycle_amount")
+token = os.environ.get("ASSETSTREAM_API_TOKEN")
+headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def fetch(asset_id: str) -> dict | None:
+    request = urllib.request.Request(f"{api}/assets/{asset_id}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+deadline = time.monotonic() + timeout
+while True:
+    served = {asset_id: fetch(asset_id) for asset_id in expected}
+    behind = [a for a, s in served.items()
+              if s is None or any(s.get(f) != expected[a][f] for f in FIELDS)]
+    if not behind or time.monotonic() > deadline:
+        break
+    time.sleep(1)
+
+print(f"\n=== Demo assets, from {api}/assets/… ===")
+print(f"  {'asset':<20} {'account':<15} {'status':<10} {'quantity':>8} {'MRR':>14} {'total':>16}")
+for asset_id in sorted(expected):
+    s = served[asset_id] or {}
+    cur = s.get("currency", "")
+    print(f"  {asset_id:<20} {s.get('account_id', '-'):<15} {s.get('status', '(missing)'):<10} "
+          f"{s.get('current_quantity', '-'):>8} {s.get('current_mrr', '-') + ' ' + cur:>14} "
+          f"{s.get('total_lifecycle_amount', '-') + ' ' + cur:>16}")
+if behind:
+    print(f"  not (yet) as replayed: {', '.join(sorted(behind))}")
+    sys.exit(1)
+PYEOF
+        log "the API did not show every demo asset as replayed within ${DEMO_TIMEOUT_S}s"
+        explain_dead_letters
+    fi
+else
+    deadline=$((SECONDS + DEMO_TIMEOUT_S))
+    until [[ -n "$("${CLI}" inspect assets.snapshots --from-beginning --key AST-QBO-CAPRICORN --max 1 --timeout 2 --json 2>/dev/null)" ]]; do
+        ((SECONDS < deadline)) || { log "no Capricorn snapshot within ${DEMO_TIMEOUT_S}s (see ${WORKER_LOG})"; break; }
+    done
+fi
+
 cat <<EOF
 
 === Where to look ===
-  Asset page:     http://${API_HOST}:${API_PORT}/ui/assets/AST-QBO-CAPRICORN
-  Account page:   http://${API_HOST}:${API_PORT}/ui/accounts/ACC-NORTHWIND
-  API docs:       http://${API_HOST}:${API_PORT}/docs
-  Worker metrics: http://127.0.0.1:${WEB_PORT}/metrics
-  Topics:         ${CLI} inspect assets.snapshots --key AST-QBO-CAPRICORN --from-beginning
-                  ${CLI} inspect assets.deadletter --from-beginning
-                  ${CLI} inspect orders.fulfilled --follow
-                  ${CLI} topology
-  Logs:           ${RUN_DIR}/worker.log, ${RUN_DIR}/api.log
-Worker and API keep running; Ctrl-C stops them ('make down' stops Kafka and Redis).
+  Capricorn asset page:  ${API_URL}/ui/assets/AST-QBO-CAPRICORN
+  Capricorn account:     ${API_URL}/ui/accounts/ACC-CAPRICORN
+  Other accounts:        ${API_URL}/ui/accounts/ACC-NORTHWIND  (also ACC-BLUEBIRD, ACC-ACME, ACC-ACME-EU, ACC-SAKURA)
+  JSON API:              ${API_URL}/assets/AST-QBO-CAPRICORN   (OpenAPI: ${API_URL}/docs)
+  Worker metrics:        http://127.0.0.1:${WEB_PORT}/metrics
+  Topics:                .venv/bin/assetstream inspect assets.snapshots --from-beginning
+                         .venv/bin/assetstream inspect assets.deadletter --from-beginning
+                         .venv/bin/assetstream inspect assets.snapshots --key AST-QBO-CAPRICORN --from-beginning
+                         .venv/bin/assetstream topology
+  Logs:                  ${WORKER_LOG}, ${API_LOG}
+  Demo events:           ${DEMO_EVENTS} (load again: .venv/bin/assetstream produce ${DEMO_EVENTS#"${ROOT}/"})
+
+Worker (pid ${worker_pid}) and API keep running. Ctrl-C stops them; 'make down' stops Kafka and Redis.
 EOF
+if ((api_started == 0)); then
+    echo "(No API in this checkout: the page and JSON URLs above are not served.)"
+fi
 
 # Step 5
-wait "$worker_pid"
+status=0
+wait "${worker_pid}" || status=$?
+log "the worker exited (status ${status}; log ${WORKER_LOG})"
+exit "${status}"

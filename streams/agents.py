@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # How many recent dead letters an asset keeps, to re-send them when a crash replays commands.
 RECENT_DEAD_LETTERS = 20
+# Decoded asset records kept in memory (each with the bytes it was decoded from).
+DECODED_CACHE_SIZE = 20_000
 
 
 def _text(key: Any) -> str | None:
@@ -75,11 +78,22 @@ class Agents:
     clock: Clock
     grace: Any
     wake_index: dict[bytes, tuple[datetime | None, date | None]] = field(default_factory=dict)
-    in_flight: list[Any] = field(default_factory=list)
+    # Sends not yet acknowledged, per task: the agents share this object and run concurrently.
+    in_flight: dict[asyncio.Task[Any] | None, list[Any]] = field(default_factory=dict)
+    decoded: dict[bytes, tuple[bytes, AssetRecord]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for table in (self.asset_table, self.fingerprint_table):
+            _track_changelog(table, self.pending)
+
+    def pending(self) -> list[Any]:
+        """The calling task's unacknowledged sends."""
+        return self.in_flight.setdefault(asyncio.current_task(), [])
 
     async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
         """Queue a send; `settle` waits for its acknowledgement before the event is acked."""
-        self.in_flight.append(await topic.send(key=key, value=value))
+        future = await topic.send(key=key, value=value)
+        self.pending().append(future)
 
     async def settle(self) -> None:
         """Wait until every send of this event is acknowledged by the broker.
@@ -88,7 +102,7 @@ class Agents:
         the agent waits itself; if a send failed, the worker crashes instead of acking, and
         the event is processed again after a restart (at-least-once).
         """
-        futures, self.in_flight = self.in_flight, []
+        futures = self.in_flight.pop(asyncio.current_task(), [])
         try:
             await asyncio.gather(*futures)
         except Exception as exc:
@@ -111,9 +125,13 @@ class Agents:
                 letter = dead_letter_for_rejection(decoded, source, self.clock.now())
                 await self.dead_letter(message.key, letter)
                 return
-            deliveries = tuple(deliveries_for(decoded, source, self.clock.now()))
-            value = encode_state((decoded.fingerprint, deliveries))
-            await self.send(self.topics.by_event, decoded.event_id.encode(), value)
+            # Commands are encoded once here; dedupe forwards them as they are.
+            commands = [
+                [delivery.event.asset_id, encode_state(("deliver", delivery)).decode()]
+                for delivery in deliveries_for(decoded, source, self.clock.now())
+            ]
+            value = json.dumps({"fingerprint": decoded.fingerprint, "commands": commands})
+            await self.send(self.topics.by_event, decoded.event_id.encode(), value.encode())
         except Exception:  # an agent must never raise (faust #315)
             await self.internal_error("intake", message.key, source)
         await self.settle()
@@ -123,11 +141,13 @@ class Agents:
     async def dedupe(self, event: Any) -> None:
         message = event.message
         try:
-            fingerprint, deliveries = decode_state(message.value)
+            document = json.loads(message.value)
+            fingerprint: str = document["fingerprint"]
+            commands: list[list[str]] = document["commands"]
             key = message.key
             seen = classify(self.fingerprint_table.get(key), fingerprint)
             if seen is Seen.CONFLICT:
-                first: Delivery = deliveries[0]
+                first: Delivery = decode_state(commands[0][1].encode())[1]
                 letter = DeadLetter(
                     event_id=_text(key),
                     reason_code=ReasonCode.DUPLICATE_CONFLICT,
@@ -140,8 +160,8 @@ class Agents:
                 return
             if seen is Seen.NEW:
                 self.fingerprint_table[key] = fingerprint
-            for delivery in deliveries:
-                await self.command(delivery.event.asset_id, ("deliver", delivery))
+            for asset_id, command in commands:
+                await self.send(self.topics.commands, asset_id.encode(), command.encode())
         except Exception:
             await self.internal_error("dedupe", message.key, None)
         await self.settle()
@@ -153,12 +173,7 @@ class Agents:
         key: bytes = message.key
         started = time.perf_counter()
         try:
-            stored = self.asset_table.get(key)
-            record = (
-                AssetRecord.decode(stored)
-                if stored is not None
-                else AssetRecord(-1, new_ledger(key.decode()))
-            )
+            record = self.load(key)
             if message.offset <= record.last_offset:
                 await self.republish(key, record, message.offset)
                 return
@@ -168,13 +183,38 @@ class Agents:
             recent = (record.recent_dead_letters + letters)[-RECENT_DEAD_LETTERS:]
             ledger = step.ledger
             assert isinstance(ledger, AssetLedger)
-            self.asset_table[key] = AssetRecord(message.offset, ledger, recent).encode()
+            self.store(key, AssetRecord(message.offset, ledger, recent))
             await self.emit(key, step)
             self.remember_wake_up(key, ledger)
         except Exception:
             await self.internal_error("fold", key, _command_source(message.value))
         await self.settle()
         metrics.LATENCY.observe(time.perf_counter() - started)
+
+    def load(self, key: bytes) -> AssetRecord:
+        """The asset's record; decoded only when the table holds other bytes than we wrote.
+
+        Decoding a ledger costs more than folding an event, so the last record written per
+        key is kept with its bytes; after a restart, recovery or rebalance the stored bytes
+        differ (or are new) and the table's copy wins.
+        """
+        stored = self.asset_table.get(key)
+        if stored is None:
+            self.decoded.pop(key, None)
+            return AssetRecord(-1, new_ledger(key.decode()))
+        cached = self.decoded.get(key)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        record = AssetRecord.decode(stored)
+        self.decoded[key] = (stored, record)
+        return record
+
+    def store(self, key: bytes, record: AssetRecord) -> None:
+        raw = record.encode()
+        self.asset_table[key] = raw  # reassign: only a set reaches the changelog
+        self.decoded[key] = (raw, record)
+        if len(self.decoded) > DECODED_CACHE_SIZE:
+            self.decoded.pop(next(iter(self.decoded)))  # oldest insertion first
 
     def apply(self, ledger: AssetLedger, command: tuple[Any, ...]) -> Step:
         as_of, now = self.clock.today(), self.clock.now()
@@ -294,3 +334,22 @@ def _command_source(raw: bytes | None) -> Source | None:
         return delivery.source if isinstance(delivery, Delivery) else None
     except Exception:
         return None
+
+
+def _track_changelog(table: Any, pending: Callable[[], list[Any]]) -> None:
+    """Make `settle` wait for a table's changelog writes too.
+
+    faust hands changelog records to a buffer that its pre-commit flush drains only on a
+    best-effort basis (it gives up after 0.1 s without progress), so an offset could be
+    committed before the state it produced reached the changelog. Keeping each record's
+    future with the writing task's sends closes that gap: an event is acked only once its
+    state is stored.
+    """
+    send_changelog = table.send_changelog
+
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        future = send_changelog(*args, **kwargs)
+        pending().append(future)
+        return future
+
+    table.send_changelog = tracked
