@@ -254,3 +254,25 @@ def test_follow_starts_at_the_end_and_prints_new_records_until_ctrl_c(
 def test_bad_arguments_are_refused(argv: Sequence[str], stack_env: dict[str, str]) -> None:
     result = inspect(stack_env, "assets.snapshots", *argv)
     assert result.returncode == 2
+
+
+def test_topology_names_the_prefixed_topics_agents_and_read_side(
+    stack_env: dict[str, str], topic_prefix: str
+) -> None:
+    # Companion command: no Kafka connection, names from the same settings as inspect.
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "topology"],
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=INSPECT_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("orders.fulfilled", "assets.amendments", "assets.by-event", "assets.commands",
+                 "assets.snapshots", "assets.deadletter", "assetstream-assets-changelog",
+                 "assetstream-event-fingerprints-changelog", "assetstream-projection"):  # fmt: skip
+        assert f"{topic_prefix}{name}" in result.stdout, name
+    for agent in ("intake-orders", "intake-amendments", "dedupe", "fold-assets", "wake-assets"):
+        assert f"agent {agent}" in result.stdout or f"timer {agent}" in result.stdout, agent
+    assert "Redis" in result.stdout and "assetstream api" in result.stdout
