@@ -1,9 +1,9 @@
 """The three agents and the timer: thin shells around `streams.pipeline` and `domain.ledger`.
 
 Every agent catches everything per message (faust acks and skips an event
-whose agent raised, #315), awaits its sends inside the loop (faust flushes
-the producer before it commits, so nothing acked is lost), and reassigns
-table values (a mutation alone never reaches the changelog).
+whose agent raised, #315), leaves its sends' futures for an `OrderedAcker`
+(streams/acks.py: the event is acked only when they all succeeded), and
+reassigns table values (a mutation alone never reaches the changelog).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from domain.events import TransferReceived
 from domain.idempotency import Seen, classify
 from domain.ledger import (
     AssetLedger,
@@ -38,8 +39,9 @@ from streams.pipeline import Rejection, dead_letter_for_rejection, decode_messag
 
 log = logging.getLogger(__name__)
 
-# How many recent dead letters an asset keeps, to re-send them when a crash replays commands.
-RECENT_DEAD_LETTERS = 20
+# How many recent dead letters and transfers an asset keeps, to re-send them when a crash
+# replays commands (commits lag processing by seconds, so a few suffice).
+RECENT_OUTPUTS = 20
 # Decoded asset records kept in memory (each with the bytes it was decoded from).
 DECODED_CACHE_SIZE = 20_000
 
@@ -56,15 +58,19 @@ class AssetRecord:
 
     last_offset: int
     ledger: AssetLedger
+    # What recent commands sent besides the snapshot, by command offset: a replayed command
+    # re-sends them, since its first run may have stored the state but lost the sends.
     recent_dead_letters: tuple[tuple[int, DeadLetter], ...] = ()
+    recent_transfers: tuple[tuple[int, TransferReceived], ...] = ()
 
     def encode(self) -> bytes:
-        return encode_state((self.last_offset, self.ledger, self.recent_dead_letters))
+        return encode_state(
+            (self.last_offset, self.ledger, self.recent_dead_letters, self.recent_transfers)
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> AssetRecord:
-        last_offset, ledger, recent = decode_state(raw)
-        return cls(last_offset, ledger, recent)
+        return cls(*decode_state(raw))
 
 
 @dataclass
@@ -91,18 +97,21 @@ class Agents:
         return self.in_flight.setdefault(asyncio.current_task(), [])
 
     async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
-        """Queue a send; `settle` waits for its acknowledgement before the event is acked."""
+        """Start a send; the event is acked only after it is acknowledged (see streams.acks)."""
         future = await topic.send(key=key, value=value)
         self.pending().append(future)
 
-    async def settle(self) -> None:
-        """Wait until every send of this event is acknowledged by the broker.
+    def take_pending(self) -> list[Any]:
+        """The calling task's sends so far (for an OrderedAcker); the task starts afresh."""
+        return self.in_flight.pop(asyncio.current_task(), [])
 
-        aiokafka's flush (run by faust before a commit) does not raise for a failed batch, so
-        the agent waits itself; if a send failed, the worker crashes instead of acking, and
-        the event is processed again after a restart (at-least-once).
+    async def settle(self) -> None:
+        """Wait until every send of the calling task is acknowledged (the timer's ticks).
+
+        aiokafka's flush (run by faust before a commit) does not raise for a failed batch;
+        a failed send crashes the worker instead.
         """
-        futures = self.in_flight.pop(asyncio.current_task(), [])
+        futures = self.take_pending()
         try:
             await asyncio.gather(*futures)
         except Exception as exc:
@@ -134,7 +143,6 @@ class Agents:
             await self.send(self.topics.by_event, decoded.event_id.encode(), value.encode())
         except Exception:  # an agent must never raise (faust #315)
             await self.internal_error("intake", message.key, source)
-        await self.settle()
 
     # --- 2. dedupe: one fingerprint per event id; fan out to assets --------------------------
 
@@ -164,7 +172,6 @@ class Agents:
                 await self.send(self.topics.commands, asset_id.encode(), command.encode())
         except Exception:
             await self.internal_error("dedupe", message.key, None)
-        await self.settle()
 
     # --- 3. fold: the per-asset ledger --------------------------------------------------------
 
@@ -179,16 +186,22 @@ class Agents:
                 return
             command = decode_state(message.value)
             step = self.apply(record.ledger, command)
-            letters = tuple((message.offset, dl) for dl in step.dead_letters)
-            recent = (record.recent_dead_letters + letters)[-RECENT_DEAD_LETTERS:]
             ledger = step.ledger
-            assert isinstance(ledger, AssetLedger)
-            self.store(key, AssetRecord(message.offset, ledger, recent))
+            if not isinstance(ledger, AssetLedger):
+                raise TypeError(f"the ledger step returned {type(ledger).__name__}")
+            offset = message.offset
+            letters = tuple((offset, letter) for letter in step.dead_letters)
+            transfers = tuple((offset, transfer) for transfer in step.transfers)
+            self.store(key, AssetRecord(
+                offset,
+                ledger,
+                (*record.recent_dead_letters, *letters)[-RECENT_OUTPUTS:],
+                (*record.recent_transfers, *transfers)[-RECENT_OUTPUTS:],
+            ))  # fmt: skip
             await self.emit(key, step)
             self.remember_wake_up(key, ledger)
         except Exception:
             await self.internal_error("fold", key, _command_source(message.value))
-        await self.settle()
         metrics.LATENCY.observe(time.perf_counter() - started)
 
     def load(self, key: bytes) -> AssetRecord:
@@ -227,11 +240,13 @@ class Agents:
         expired = expire(ledger, as_of=as_of, now=now, grace=self.grace)
         for letter in expired.dead_letters:
             metrics.count("dead_lettered", letter.reason_code.value)
-        assert isinstance(expired.ledger, AssetLedger)
-        if expired.snapshot is not None:
+        if not isinstance(expired.ledger, AssetLedger):
+            raise TypeError(f"expire returned {type(expired.ledger).__name__}")
+        if expired.snapshot is not None or expired.retracted or expired.transfers:
             return expired
         refreshed = refresh(expired.ledger, as_of=as_of)
-        return Step(refreshed.ledger, None, refreshed.snapshot, expired.dead_letters)
+        return Step(refreshed.ledger, None, refreshed.snapshot, expired.dead_letters,
+                    refreshed.transfers)  # fmt: skip
 
     async def emit(self, key: bytes, step: Step) -> None:
         snapshot = step.snapshot
@@ -246,14 +261,22 @@ class Agents:
             source_key = letter.source.key if letter.source else None
             await self.dead_letter(source_key.encode() if source_key else None, letter, count=False)
         for target in step.transfers:
-            fingerprint = f"transfer:{target.event_id}:{target.source_revision}"
-            await self.command(
-                target.asset_id, ("deliver", Delivery(target, fingerprint, None, self.clock.now()))
-            )
+            await self.transfer(target)
+
+    async def transfer(self, target: TransferReceived) -> None:
+        """The target side of a transfer goes to its asset through the keyed command topic."""
+        fingerprint = f"transfer:{target.event_id}:{target.source_revision}"
+        delivery = Delivery(target, fingerprint, None, self.clock.now())
+        await self.command(target.asset_id, ("deliver", delivery))
 
     async def republish(self, key: bytes, record: AssetRecord, offset: int) -> None:
-        """A replayed command (crash before commit): re-send what it may have failed to send."""
+        """A replayed command (crash before commit): re-send what it may have failed to send.
+
+        The state is written again too: a local RocksDB store keeps writes whose changelog
+        records were lost in the crash. Targets ignore a transfer revision they already hold.
+        """
         metrics.count("duplicate", "replayed")
+        self.store(key, record)
         snapshot = current_snapshot(record.ledger)
         if snapshot is not None:
             await self.send(
@@ -265,6 +288,9 @@ class Agents:
                 await self.dead_letter(
                     source_key.encode() if source_key else None, letter, count=False
                 )
+        for transfer_offset, transfer in record.recent_transfers:
+            if transfer_offset >= offset:
+                await self.transfer(transfer)
 
     # --- timer ----------------------------------------------------------------------------------
 
@@ -337,7 +363,7 @@ def _command_source(raw: bytes | None) -> Source | None:
 
 
 def _track_changelog(table: Any, pending: Callable[[], list[Any]]) -> None:
-    """Make `settle` wait for a table's changelog writes too.
+    """Count a table's changelog writes among the writing task's sends.
 
     faust hands changelog records to a buffer that its pre-commit flush drains only on a
     best-effort basis (it gives up after 0.1 s without progress), so an offset could be

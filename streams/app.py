@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.acks import OrderedAcker
 from streams.agents import Agents
 from streams.clock import Clock
 from streams.settings import Settings, app_id, broker_credentials, faust_broker_urls
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # Rebuild the timer's wake-up index from the table this often (it is empty after a restart).
 WAKE_INDEX_REBUILD_SECONDS = 300.0
+# How soon an idle agent's last events are acked (and so become committable).
+ACK_IDLE_SECONDS = 0.2
 
 
 @dataclass
@@ -46,6 +50,10 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         broker_commit_interval=1.0,
+        # A killed worker's partitions move after the session timeout (faust's default 60 s);
+        # heartbeats come from faust's consumer thread, so a busy agent does not miss them.
+        broker_session_timeout=20.0,
+        broker_heartbeat_interval=3.0,
         producer_acks=-1,
         table_standby_replicas=0,
     )
@@ -84,26 +92,42 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         grace=settings.pending_grace,
     )
 
+    ackers: list[OrderedAcker] = []
+
+    async def consume(stream: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
+        """Handle each event; ack it (in order) once everything it sent is acknowledged."""
+        noack = stream.noack()
+        acker = OrderedAcker(noack, app.crash)
+        ackers.append(acker)
+        async for event in noack.events():
+            await handle(event)
+            await acker.add(event, agents.take_pending())
+
     # concurrency=1 everywhere: more can commit past in-flight events (faust #606).
     @app.agent(topics.orders, name="intake-orders", concurrency=1)
     async def intake_orders(stream: Any) -> None:
-        async for event in stream.events():
-            await agents.intake(event)
+        await consume(stream, agents.intake)
 
     @app.agent(topics.amendments, name="intake-amendments", concurrency=1)
     async def intake_amendments(stream: Any) -> None:
-        async for event in stream.events():
-            await agents.intake(event)
+        await consume(stream, agents.intake)
 
     @app.agent(topics.by_event, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:
-        async for event in stream.events():
-            await agents.dedupe(event)
+        await consume(stream, agents.dedupe)
 
     @app.agent(topics.commands, name="fold-assets", concurrency=1)
     async def fold_assets(stream: Any) -> None:
-        async for event in stream.events():
-            await agents.fold(event)
+        await consume(stream, agents.fold)
+
+    @app.timer(interval=ACK_IDLE_SECONDS)  # type: ignore[untyped-decorator]  # faust untyped
+    async def ack_idle_events() -> None:
+        # An agent waiting for its next event acks nothing: ack its finished tail here.
+        for acker in ackers:
+            try:
+                await acker.ack_ready()
+            except Exception:
+                log.exception("acking finished events failed; will retry")
 
     state = {"rebuilt_at": 0.0}
 

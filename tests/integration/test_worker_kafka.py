@@ -51,7 +51,8 @@ class Stack:
         self._ports = iter(range(20000 + random.randint(0, 20000), 65000))
 
     def worker(self, *, as_of: str, grace: str = "24h", store: str = "memory://",
-               name: str = "worker", data_dir: Path | None = None) -> RunningProcess:  # fmt: skip
+               name: str = "worker", data_dir: Path | None = None,
+               ready_timeout: float = READY_TIMEOUT) -> RunningProcess:  # fmt: skip
         env = {
             **self.env,
             "ASSETSTREAM_PARTITIONS": "4",
@@ -64,7 +65,7 @@ class Stack:
         }
         process = self._start(["python", "-m", "streams.cli", "worker", "--no-projection"],
                               env=env, name=name)  # fmt: skip
-        process.wait_for_log("Worker ready", timeout=READY_TIMEOUT)
+        process.wait_for_log("Worker ready", timeout=ready_timeout)
         return process
 
     def snapshots(self) -> dict[str, dict[str, Any]]:
@@ -160,7 +161,9 @@ def test_kafka_and_replay_agree_even_when_the_worker_is_killed_mid_stream(
     wait_until(lambda: len(stack.snapshots()) > len(expected) // 5, timeout=SETTLE_TIMEOUT,
                what="a fifth of the assets to be published before the crash")  # fmt: skip
     first.kill()
-    stack.worker(as_of=as_of, store="rocksdb://", data_dir=data_dir, name="worker-2")
+    # The dead member holds its partitions until its session times out (20 s): allow for it.
+    stack.worker(as_of=as_of, store="rocksdb://", data_dir=data_dir, name="worker-2",
+                 ready_timeout=READY_TIMEOUT + 30)  # fmt: skip
     got = _settled(stack, expected, wait_until, "Kafka's snapshots to equal replay's after a crash")
     elapsed = time.monotonic() - started
     assert stack.dead_letters() == []
