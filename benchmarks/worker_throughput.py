@@ -133,8 +133,9 @@ def main() -> int:
                 worker.kill()
 
     # Step 3
+    rate = len(records) / elapsed
     print(f"one worker, {args.store}, 4 partitions: {len(records)} events in {elapsed:.1f}s = "
-          f"{len(records) / elapsed:.0f} events/s ({deliveries / elapsed:.0f} deliveries/s)")  # fmt: skip
+          f"{rate:.0f} events/s ({deliveries / elapsed:.0f} deliveries/s)")  # fmt: skip
     return 0
 
 
