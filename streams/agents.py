@@ -153,7 +153,11 @@ class Agents:
             fingerprint: str = document["fingerprint"]
             commands: list[list[str]] = document["commands"]
             key = message.key
-            seen = classify(self.fingerprint_table.get(key), fingerprint)
+            # The table is raw bytes: RocksDB gives back bytes (memory:// would hand back
+            # whatever was stored), so compare text with text.
+            stored = self.fingerprint_table.get(key)
+            previous = stored.decode() if isinstance(stored, bytes) else stored
+            seen = classify(previous, fingerprint)
             if seen is Seen.CONFLICT:
                 first: Delivery = decode_state(commands[0][1].encode())[1]
                 letter = DeadLetter(
@@ -167,7 +171,7 @@ class Agents:
                 await self.dead_letter(source_key.encode() if source_key else None, letter)
                 return
             if seen is Seen.NEW:
-                self.fingerprint_table[key] = fingerprint
+                self.fingerprint_table[key] = fingerprint.encode()
             for asset_id, command in commands:
                 await self.send(self.topics.commands, asset_id.encode(), command.encode())
         except Exception:

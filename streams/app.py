@@ -43,7 +43,9 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         broker=faust_broker_urls(settings),
         broker_credentials=broker_credentials(settings),
         store=settings.store,
-        datadir=str(settings.data_dir),
+        # One folder per app id: RocksDB files are named by table, not by app, so two
+        # prefixes sharing ASSETSTREAM_DATA_DIR would otherwise open each other's tables.
+        datadir=str(settings.data_dir / app_id(settings)),
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         topic_disable_leader=True,

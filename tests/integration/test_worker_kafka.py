@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import io
@@ -18,6 +19,7 @@ import pytest
 from streams.cli import main as cli
 from tests.integration.conftest import RunningProcess
 from tests.integration.kafka_io import (
+    _read_all,
     content,
     dead_letters,
     final_snapshots,
@@ -225,3 +227,26 @@ def test_garbage_is_dead_lettered_and_the_worker_keeps_going(
     binary = next(dl for dl in letters if dl.get("payload_encoding") == "base64")
     assert binary["key"] == "junk" and binary["source_topic"] == topic
     assert worker.alive()
+
+
+def _records_for(stack: Stack, key: str) -> int:
+    records = asyncio.run(_read_all(stack.bootstrap, stack.prefix + "assets.snapshots"))
+    return sum(1 for r in records if r.key == key.encode())
+
+
+def test_loading_the_same_events_twice_is_harmless_with_the_rocksdb_store(
+    stack: Stack, wait_until: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Event ids make reloads duplicates, not conflicts (the fingerprint table is bytes on disk)."""
+    stack.worker(as_of="2026-09-01", store="rocksdb://", data_dir=tmp_path / "rocks")
+    lines = (SCENARIOS / "capricorn-renewal.events.jsonl").read_bytes().splitlines()
+    produce_lines(stack.bootstrap, stack.prefix, lines)
+    wait_until(lambda: len(stack.snapshots().get("AST-QBO-CAPRICORN", {}).get("actions", [])) == 3,
+               timeout=60, what="the first load to be applied")  # fmt: skip
+    published = _records_for(stack, "AST-QBO-CAPRICORN")
+    produce_lines(stack.bootstrap, stack.prefix, lines)
+    # Each duplicate re-publishes the current snapshot: three more records, same content.
+    wait_until(lambda: _records_for(stack, "AST-QBO-CAPRICORN") >= published + 3, timeout=60,
+               what="three re-published snapshots after the reload")  # fmt: skip
+    assert stack.dead_letters() == []
+    assert stack.snapshots()["AST-QBO-CAPRICORN"]["total_lifecycle_amount"] == "728.48"
