@@ -238,7 +238,7 @@ cat <<EOF
   Capricorn asset page:  ${API_URL}/ui/assets/AST-QBO-CAPRICORN
   Capricorn account:     ${API_URL}/ui/accounts/ACC-CAPRICORN
   Other accounts:        ${API_URL}/ui/accounts/ACC-NORTHWIND  (also ACC-BLUEBIRD, ACC-ACME, ACC-ACME-EU, ACC-SAKURA)
-  JSON API:              ${API_URL}/assets/AST-QBO-CAPRICORN   (OpenAPI: ${API_URL}/docs)
+  JSON API:              ${API_URL}/assets/AST-QBO-CAPRICORN   (OpenAPI: ${API_URL}/openapi.json)
   Worker metrics:        http://127.0.0.1:${WEB_PORT}/metrics
   Topics:                ${ENV_HINT}.venv/bin/assetstream inspect assets.snapshots --from-beginning
                          ${ENV_HINT}.venv/bin/assetstream inspect assets.deadletter --from-beginning
