@@ -1,13 +1,23 @@
 """Raw message bytes → a typed event and its domain events, or a rejection with a reason.
 
 Decimals are read exactly: the bytes are parsed with `parse_float=Decimal`
-before validation, because pydantic's JSON-number → Decimal path loses digits.
+before validation, because pydantic's JSON-number → Decimal path loses digits
+(`1.00000000000000000001` → `1`). Early reason codes (SPEC §4.6):
+
+- `invalid_json`: larger than 1 MiB, not UTF-8, not JSON (NaN and Infinity are
+  not JSON), an unpaired UTF-16 surrogate escape, or not a JSON object;
+- `unknown_type`: `type` is a string outside SPEC §3's table;
+- `schema_violation`: everything else a model refuses, with the field path.
+
+Unknown extra fields are ignored (see `schemas.envelope`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -25,19 +35,22 @@ from domain.events import (
     QuantityChanged,
 )
 from domain.reasons import ReasonCode
+from schemas.envelope import Envelope
 from schemas.events import (
     EVENT_MODELS,
     Cancelled,
-    Envelope,
     InputEvent,
     OrderFulfilled,
     Renewed,
     Transferred,
 )
 from schemas.events import QuantityChanged as QuantityChangedEvent
-from schemas.types import format_decimal
+from schemas.types import MAX_SIGNIFICANT_DIGITS, format_decimal
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_REASON_ERRORS = 3
+# A JSON escape of a UTF-16 surrogate; paired ones are fine, lone ones are not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +59,7 @@ class Rejection:
 
     reason_code: ReasonCode
     reason: str
-    event_id: str | None
+    event_id: str | None  # the envelope's `id` when it is a non-empty string
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +67,8 @@ class Decoded:
     """A valid input event and what it means for each asset it concerns."""
 
     model: InputEvent
-    events: tuple[AssetEvent, ...]
-    fingerprint: str
+    events: tuple[AssetEvent, ...]  # one AssetCreated per order line; one event otherwise
+    fingerprint: str  # sha256 hex of the canonical content (duplicate vs conflict)
 
     @property
     def event_id(self) -> str:
@@ -67,56 +80,109 @@ class Decoded:
 
 
 def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
+    raise ValueError(f"{name} is not a JSON number")
 
 
-def decode(raw: bytes) -> Decoded | Rejection:
-    """Decode one message; never raises on bad input."""
+def _json_int(text: str) -> int | Decimal:
+    # Python refuses int() of over 4,300 digits; a Decimal lets the model say which field.
+    return int(text) if len(text) <= MAX_SIGNIFICANT_DIGITS else Decimal(text)
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def parse_json(raw: bytes) -> Any | Rejection:
+    """Step 1 of `decode`: bytes → a JSON object with exact decimals, or `invalid_json`."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejection(
-            ReasonCode.SCHEMA_VIOLATION,
+            ReasonCode.INVALID_JSON,
             f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES} (1 MiB)",
             None,
         )
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+        document = json.loads(
+            text, parse_float=Decimal, parse_int=_json_int, parse_constant=_no_constants
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Rejection(ReasonCode.INVALID_JSON, f"not UTF-8 JSON: {exc}", None)
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
+        return Rejection(
+            ReasonCode.INVALID_JSON, "not UTF-8 JSON: an unpaired UTF-16 surrogate escape", None
+        )
     if not isinstance(document, dict):
         return Rejection(
-            ReasonCode.SCHEMA_VIOLATION,
-            f"a CloudEvent must be a JSON object, got {type(document).__name__}",
+            ReasonCode.INVALID_JSON,
+            f"a CloudEvent must be a JSON object, got a JSON {_json_kind(document)}",
             None,
         )
-    event_id = document.get("id") if isinstance(document.get("id"), str) else None
+    return document
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "boolean" if isinstance(value, bool) else "number"
+
+
+def decode(raw: bytes) -> Decoded | Rejection:
+    """Decode one message; never raises on bad input.
+
+    1. Parse the bytes (size, UTF-8, JSON with exact decimals, an object).
+    2. Look up `type` in SPEC §3's table.
+    3. Validate the envelope and its `data`, then map to domain events.
+    """
+    # Step 1
+    document = parse_json(raw)
+    if isinstance(document, Rejection):
+        return document
+    # Step 2
+    raw_id = document.get("id")
+    event_id = raw_id if isinstance(raw_id, str) and raw_id else None
     kind = document.get("type")
     if not isinstance(kind, str) or not kind:
-        return Rejection(ReasonCode.SCHEMA_VIOLATION, "type: required string is missing", event_id)
+        problem = "required field is missing" if kind is None else "must be a non-empty string"
+        return Rejection(ReasonCode.SCHEMA_VIOLATION, f"type: {problem}", event_id)
     model_type = EVENT_MODELS.get(kind)
     if model_type is None:
         known = ", ".join(sorted(EVENT_MODELS))
-        return Rejection(
-            ReasonCode.UNKNOWN_TYPE, f"type {kind!r} is not one of: {known}", event_id or None
-        )
+        return Rejection(ReasonCode.UNKNOWN_TYPE, f"type {kind!r} is not one of: {known}", event_id)
+    # Step 3
     try:
         model = model_type.model_validate(document)
     except ValidationError as exc:
-        return Rejection(ReasonCode.SCHEMA_VIOLATION, describe(exc), event_id or None)
+        return Rejection(ReasonCode.SCHEMA_VIOLATION, describe(exc), event_id)
     typed: InputEvent = model  # type: ignore[assignment]
     return Decoded(typed, to_domain(typed), fingerprint(typed))
+
+
+def raw_payload(raw: bytes) -> tuple[str, str | None]:
+    """The original bytes for a dead letter: (text, None) when UTF-8, else (base64, "base64")."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
 
 
 def describe(error: ValidationError) -> str:
     """A producer-actionable message: which field, what was wrong (first three problems)."""
     parts = []
-    for problem in error.errors()[:3]:
+    for problem in error.errors()[:MAX_REASON_ERRORS]:
         path = _path(problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "missing":
             message = "required field is missing"
         parts.append(f"{path}: {message}" if path else message)
-    more = len(error.errors()) - 3
+    more = len(error.errors()) - MAX_REASON_ERRORS
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
@@ -138,8 +204,9 @@ def fingerprint(model: Envelope) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def partition_key(model: InputEvent) -> str:
+def partition_key(decoded: Decoded | InputEvent) -> str:
     """SPEC §3's Kafka key: order_id for orders, asset_id for amendments."""
+    model = decoded.model if isinstance(decoded, Decoded) else decoded
     if isinstance(model, OrderFulfilled):
         return model.data.order_id
     return model.data.asset_id
@@ -209,5 +276,5 @@ def to_domain(model: InputEvent) -> tuple[AssetEvent, ...]:
     raise TypeError(f"unhandled event model {type(model).__name__}")  # pragma: no cover
 
 
-__all__ = ["Decoded", "Rejection", "decode", "describe", "fingerprint", "format_decimal",
-           "partition_key", "to_domain"]  # fmt: skip
+__all__ = ["MAX_MESSAGE_BYTES", "Decoded", "Rejection", "decode", "describe", "fingerprint",
+           "format_decimal", "parse_json", "partition_key", "raw_payload", "to_domain"]  # fmt: skip

@@ -1,11 +1,21 @@
-"""Input events (SPEC §3): the CloudEvents 1.0 envelope and one `data` model per type."""
+"""Input events (SPEC §3): one `data` model per event type, each in its CloudEvents envelope.
+
+Unknown extra fields are ignored (forward compatibility; see `schemas.envelope`).
+Cross-field rules are field validators on the later field, so a rejection
+names that field's path (`data.lines[0].end_date: must be after start_date
+(2025-03-01)`); fields are validated in declaration order, so the earlier one
+is in `info.data` when it was valid itself.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from schemas.envelope import Envelope, WireModel
 from schemas.types import (
     Currency,
     ExactDecimal,
@@ -14,15 +24,16 @@ from schemas.types import (
     NonNegativeDecimal,
     PositiveDecimal,
     WireDate,
-    WireTime,
 )
 
 MAX_LINES = 500
 
 
-class WireModel(BaseModel):
-    # Extra fields are ignored so producers can add fields before consumers read them.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+def _after_start(end: date | None, info: ValidationInfo) -> date | None:
+    start = info.data.get("start_date")
+    if end is not None and isinstance(start, date) and end <= start:
+        raise ValueError(f"must be after start_date ({start.isoformat()})")
+    return end
 
 
 class OrderLine(WireModel):
@@ -38,11 +49,7 @@ class OrderLine(WireModel):
     renewal_term_months: Months | None = None
     category: Literal["initial_sale", "cross_sell"] = "initial_sale"
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> OrderLine:
-        if self.end_date <= self.start_date:
-            raise ValueError(f"end_date {self.end_date} must be after start_date {self.start_date}")
-        return self
+    _end_after_start = field_validator("end_date")(_after_start)
 
 
 class OrderFulfilledData(WireModel):
@@ -51,14 +58,18 @@ class OrderFulfilledData(WireModel):
     currency: Currency
     lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES)
 
-    @model_validator(mode="after")
-    def _unique_line_ids(self) -> OrderFulfilledData:
-        seen: set[str] = set()
-        for line in self.lines:
-            if line.line_id in seen:
-                raise ValueError(f"line_id {line.line_id!r} appears twice in the order")
-            seen.add(line.line_id)
-        return self
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_ids(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        first: dict[str, int] = {}
+        for index, line in enumerate(lines):
+            if line.line_id in first:
+                raise ValueError(
+                    f"lines[{index}].line_id {line.line_id!r} repeats lines[{first[line.line_id]}]"
+                    " (line ids must be unique within an order)"
+                )
+            first[line.line_id] = index
+        return lines
 
 
 class QuantityChangedData(WireModel):
@@ -68,13 +79,20 @@ class QuantityChangedData(WireModel):
     unit_price: NonNegativeDecimal | None = Field(None, description="upsell only")
     order_id: NonEmptyStr | None = None
 
-    @model_validator(mode="after")
-    def _sign_rules(self) -> QuantityChangedData:
-        if self.quantity_change == 0:
-            raise ValueError("quantity_change must not be 0 (> 0 upsell, < 0 downsell)")
-        if self.unit_price is not None and self.quantity_change < 0:
-            raise ValueError("unit_price is only allowed on an upsell (quantity_change > 0)")
-        return self
+    @field_validator("quantity_change")
+    @classmethod
+    def _not_zero(cls, change: Decimal) -> Decimal:
+        if change == 0:
+            raise ValueError("must not be 0 (> 0 upsell, < 0 downsell; cancel to remove all)")
+        return change
+
+    @field_validator("unit_price")
+    @classmethod
+    def _upsell_only(cls, price: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        change = info.data.get("quantity_change")
+        if price is not None and isinstance(change, Decimal) and change < 0:
+            raise ValueError("only allowed on an upsell (quantity_change > 0)")
+        return price
 
 
 class RenewedData(WireModel):
@@ -85,13 +103,14 @@ class RenewedData(WireModel):
     uplift_percent: ExactDecimal | None = Field(None, ge=-100)
     order_id: NonEmptyStr | None = None
 
-    @model_validator(mode="after")
-    def _pricing_and_dates(self) -> RenewedData:
-        if self.unit_price is not None and self.uplift_percent is not None:
+    _end_after_start = field_validator("end_date")(_after_start)
+
+    @field_validator("uplift_percent")
+    @classmethod
+    def _one_pricing(cls, uplift: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if uplift is not None and info.data.get("unit_price") is not None:
             raise ValueError("give at most one of unit_price and uplift_percent")
-        if self.end_date is not None and self.end_date <= self.start_date:
-            raise ValueError(f"end_date {self.end_date} must be after start_date {self.start_date}")
-        return self
+        return uplift
 
 
 class CancelledData(WireModel):
@@ -110,21 +129,12 @@ class TransferredData(WireModel):
     )
     order_id: NonEmptyStr | None = None
 
-    @model_validator(mode="after")
-    def _distinct_target(self) -> TransferredData:
-        if self.target_asset_id == self.asset_id:
-            raise ValueError("target_asset_id must differ from asset_id")
-        return self
-
-
-class Envelope(WireModel):
-    """The CloudEvents 1.0 attributes every event carries."""
-
-    specversion: Literal["1.0"]
-    id: NonEmptyStr
-    source: NonEmptyStr
-    type: NonEmptyStr
-    time: WireTime
+    @field_validator("target_asset_id")
+    @classmethod
+    def _distinct_target(cls, target: str | None, info: ValidationInfo) -> str | None:
+        if target is not None and target == info.data.get("asset_id"):
+            raise ValueError(f"must differ from asset_id ({target!r})")
+        return target
 
 
 class OrderFulfilled(Envelope):

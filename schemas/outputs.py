@@ -7,12 +7,40 @@ the domain); dates are ISO strings; times RFC 3339 with Z.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ledger_types import DeadLetter
+from domain.reasons import ReasonCode
 from domain.snapshot_types import ActionView, AssetSnapshot, PendingView, PeriodView, Status
+
+# Wire formats of SPEC §4.3/§5, as JSON Schema patterns for consumers in other languages.
+DateText = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"})
+]
+TimeText = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+MoneyText = Annotated[
+    str,
+    Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", description="exact decimal string, minor-unit digits"),
+]
+QuantityText = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]+(\.[0-9]*[1-9])?$", description="exact decimal string, no trailing zeros"
+    ),
+]
+# Spelled out for the type checker; a test keeps them equal to domain's Category and Subtype.
+CategoryName = Literal[
+    "initial_sale", "cross_sell", "upsell", "downsell", "renewal", "cancellation", "transfer"
+]
+SubtypeName = Literal["transfer_from", "transfer_to"]
 
 
 def _time(moment: datetime) -> str:
@@ -25,32 +53,38 @@ class _Output(BaseModel):
 
 
 class PeriodRecord(_Output):
-    start_date: str
-    end_date: str
-    quantity: str
-    mrr: str
-    amount: str
+    """One Asset State Period, half-open [start_date, end_date)."""
+
+    start_date: DateText
+    end_date: DateText
+    quantity: QuantityText
+    mrr: MoneyText
+    amount: MoneyText
 
 
 class ActionRecord(_Output):
+    """One applied Asset Action; `event_id`/`order_id` trace it to its input message."""
+
     action_id: str
     event_id: str
-    category: str
-    subtype: str | None
-    effective_date: str
-    action_time: str
-    quantity_change: str
-    mrr_change: str
-    amount_change: str
+    category: CategoryName
+    subtype: SubtypeName | None
+    effective_date: DateText
+    action_time: TimeText
+    quantity_change: QuantityText
+    mrr_change: MoneyText
+    amount_change: MoneyText
     order_id: str | None
 
 
 class PendingRecord(_Output):
+    """An event waiting for its precondition (SPEC §4.6), with the reason it waits."""
+
     event_id: str
     action_id: str
     type: str
-    effective_date: str
-    reason_code: str
+    effective_date: DateText
+    reason_code: ReasonCode
     reason: str
 
 
@@ -60,22 +94,22 @@ class AssetSnapshotModel(_Output):
     asset_id: str
     account_id: str
     currency: str
-    version: int
-    as_of: str
+    version: int = Field(ge=0)
+    as_of: DateText
     status: Status
-    current_quantity: str
-    current_mrr: str
-    lifecycle_start_date: str
-    lifecycle_end_date: str
-    total_lifecycle_amount: str
+    current_quantity: QuantityText
+    current_mrr: MoneyText
+    lifecycle_start_date: DateText
+    lifecycle_end_date: DateText
+    total_lifecycle_amount: MoneyText
     state_periods: list[PeriodRecord]
     actions: list[ActionRecord]
     pending_events: list[PendingRecord]
     product_code: str
     product_name: str | None
-    price_term_months: int
-    renewal_term_months: int | None
-    billing_anchor_date: str
+    price_term_months: int = Field(ge=1)
+    renewal_term_months: int | None = Field(ge=1)
+    billing_anchor_date: DateText
     updated_by_event_id: str | None
 
 
@@ -83,15 +117,17 @@ class DeadLetterModel(_Output):
     """Value of `assets.deadletter` (key = the original message key)."""
 
     event_id: str | None
-    reason_code: str
+    reason_code: ReasonCode
     reason: str
     source_topic: str | None
     source_partition: int | None
     source_offset: int | None
     key: str | None
     payload: str | None
-    payload_encoding: str | None = None
-    dead_lettered_at: str
+    payload_encoding: Literal["base64"] | None = Field(
+        None, description='present, as "base64", only when payload is base64 (not UTF-8)'
+    )
+    dead_lettered_at: TimeText
 
 
 def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
@@ -204,7 +240,7 @@ def snapshot_from_dict(record: dict[str, Any]) -> AssetSnapshot:
                 p.action_id,
                 p.type,
                 date.fromisoformat(p.effective_date),
-                p.reason_code,
+                p.reason_code.value,
                 p.reason,
             )
             for p in m.pending_events

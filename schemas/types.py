@@ -1,43 +1,55 @@
-"""Field types shared by the wire models: exact decimals, strict dates, RFC 3339 times."""
+"""Field types shared by the wire models: exact decimals, strict dates, RFC 3339 times.
+
+Decimals arrive already parsed by `json.loads(..., parse_float=Decimal)` (see
+`schemas.decode`), so a JSON number is a `Decimal` here, never a float.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from domain.money import MINOR_UNITS
 
-MAX_SIGNIFICANT_DIGITS = 40
+# Far beyond any price or quantity, small enough that Fraction arithmetic stays cheap.
+# 30 digits / exponent ±30 keeps `1.00000000000000000001` (21 digits, exponent -20) exact.
+MAX_SIGNIFICANT_DIGITS = 30
 MAX_EXPONENT = 30
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+MAX_MONTHS = 1200
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 def _exact_decimal(value: Any) -> Decimal:
-    """JSON strings or numbers, read exactly; never a float, bool, NaN or absurd magnitude."""
+    """A JSON string or number read exactly; never a float, bool, NaN or absurd magnitude."""
     if isinstance(value, bool | float):
         raise ValueError("must be a decimal string or a JSON number read exactly")
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise ValueError("must be a decimal number, got an empty string")
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"must be a decimal number, got {value!r}") from None
+        # Plain notation only, as the JSON Schema says: no exponent, spaces, "+", ".5" or "5.".
+        if not _DECIMAL_TEXT.match(value):
+            raise ValueError(f'must be a decimal number such as "49.99", got {value!r}')
+        value = Decimal(value)
     if not isinstance(value, Decimal):
-        raise ValueError("must be a decimal number")
+        raise ValueError("must be a decimal string or number")
     if not value.is_finite():
         raise ValueError("must be a finite decimal number")
-    digits = value.as_tuple()
-    exponent = digits.exponent if isinstance(digits.exponent, int) else 0
-    if len(digits.digits) > MAX_SIGNIFICANT_DIGITS or abs(exponent) > MAX_EXPONENT:
+    # Judge the normalised value, so "5.000000" is as fine as "5" (trailing zeros are free).
+    parts = value.as_tuple()
+    text = "".join(map(str, parts.digits))
+    trailing = len(text) - len(text.rstrip("0"))
+    significant = len(text.strip("0")) or 1
+    exponent = (parts.exponent if isinstance(parts.exponent, int) else 0) + trailing
+    if significant > MAX_SIGNIFICANT_DIGITS or abs(exponent) > MAX_EXPONENT:
         raise ValueError(
             f"must have at most {MAX_SIGNIFICANT_DIGITS} significant digits and an exponent "
             f"within ±{MAX_EXPONENT}"
@@ -68,10 +80,14 @@ def _wire_time(value: Any) -> datetime:
         raise ValueError("must be an RFC 3339 timestamp such as 2025-08-10T15:00:00Z")
     if moment.tzinfo is None:
         raise ValueError("must carry a time zone (use Z for UTC)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
+        raise ValueError(f"{value!r} is out of range in UTC") from None
 
 
 def _strict_int(value: Any) -> int:
+    # A JSON integer only: "12" (string), 12.0 and true are refused, so producers fix them.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be a JSON integer")
     return value
@@ -84,17 +100,22 @@ def _currency(value: Any) -> str:
 
 
 def format_decimal(value: Decimal) -> str:
-    """Canonical text of a decimal: no exponent, no trailing zeros ("5", "49.99")."""
-    text = format(value.normalize(), "f")
+    """Canonical text of a decimal: no exponent, no trailing zeros ("5", "49.99").
+
+    Normalised with a context wide enough for every digit, so it never rounds
+    (the thread's default 28-digit context would).
+    """
+    exact = Context(prec=max(len(value.as_tuple().digits), 1))
+    text = format(value.normalize(exact), "f")
     return "0" if text in ("-0", "") else text
 
 
 _DECIMAL_SCHEMA = {
     "anyOf": [
-        {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"},
+        {"type": "string", "pattern": DECIMAL_PATTERN},
         {"type": "number"},
     ],
-    "description": "exact decimal: a JSON string (recommended) or number",
+    "description": "exact decimal: a JSON string (recommended) or number, never rounded",
 }
 
 ExactDecimal = Annotated[
@@ -108,7 +129,7 @@ NonNegativeDecimal = Annotated[ExactDecimal, Field(ge=0)]
 WireDate = Annotated[
     date,
     BeforeValidator(_wire_date),
-    WithJsonSchema({"type": "string", "format": "date"}),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _DATE.pattern}),
 ]
 WireTime = Annotated[
     datetime,
@@ -118,8 +139,8 @@ WireTime = Annotated[
 Months = Annotated[
     int,
     BeforeValidator(_strict_int),
-    Field(ge=1, le=1200),
-    WithJsonSchema({"type": "integer", "minimum": 1}),
+    Field(ge=1, le=MAX_MONTHS),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_MONTHS}),
 ]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512, strict=True)]
 Currency = Annotated[
