@@ -221,8 +221,9 @@ def test_garbage_is_dead_lettered_and_the_worker_keeps_going(
                what="a valid order after the garbage")  # fmt: skip
     letters = wait_until(lambda: (dl := stack.dead_letters()) and len(dl) >= 5 and dl, timeout=60,
                          what="five dead letters")  # fmt: skip
+    # Random bytes, truncated JSON, empty and a JSON array are not CloudEvent JSON objects.
     assert sorted(dl["reason_code"] for dl in letters) == [
-        "invalid_json", "invalid_json", "invalid_json", "schema_violation", "schema_violation"
+        "invalid_json", "invalid_json", "invalid_json", "invalid_json", "schema_violation"
     ]  # fmt: skip
     binary = next(dl for dl in letters if dl.get("payload_encoding") == "base64")
     assert binary["key"] == "junk" and binary["source_topic"] == topic
