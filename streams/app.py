@@ -54,7 +54,7 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         broker_commit_interval=1.0,
         # A killed worker's partitions move after the session timeout (faust's default 60 s);
         # heartbeats come from faust's consumer thread, so a busy agent does not miss them.
-        broker_session_timeout=20.0,
+        broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         producer_acks=-1,
         table_standby_replicas=0,
