@@ -253,3 +253,32 @@ def test_loading_the_same_events_twice_is_harmless_with_the_rocksdb_store(
                what="three re-published snapshots after the reload")  # fmt: skip
     assert stack.dead_letters() == []
     assert stack.snapshots()["AST-QBO-CAPRICORN"]["total_lifecycle_amount"] == "728.48"
+
+
+def test_a_partition_count_mismatch_stops_the_worker_at_start_with_a_clear_error(
+    stack: Stack,
+) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    commands = stack.prefix + "assets.commands"
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(commands, 3, 1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    env = {**stack.env, "ASSETSTREAM_PARTITIONS": "4", "ASSETSTREAM_STORE": "memory://",
+           "ASSETSTREAM_DATA_DIR": str(stack.tmp / "mismatch")}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "worker", "--no-projection"],
+                            env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    changelog = f"{stack.prefix}assetstream-assets-changelog"
+    assert f"{commands} has 3 partitions but {changelog} has 4" in result.stderr
