@@ -131,15 +131,20 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
             except Exception:
                 log.exception("acking finished events failed; will retry")
 
-    state = {"rebuilt_at": 0.0}
+    rebuilt: dict[str, Any] = {"at": 0.0, "view": None}
 
     @app.timer(interval=settings.tick_seconds)  # type: ignore[untyped-decorator]  # faust untyped
     async def wake_assets() -> None:
         try:
+            # Rebuild the wake-up index once the table is recovered for a new assignment
+            # (it only knows assets folded since the start), and now and then for safety.
+            if app.in_recovery or app.rebalancing:
+                return
+            view = frozenset(app.assignor.assigned_actives())
             loop_time = asyncio.get_running_loop().time()
-            if loop_time - state["rebuilt_at"] > WAKE_INDEX_REBUILD_SECONDS:
-                agents.rebuild_wake_index()
-                state["rebuilt_at"] = loop_time
+            if view != rebuilt["view"] or loop_time - rebuilt["at"] > WAKE_INDEX_REBUILD_SECONDS:
+                await agents.rebuild_wake_index()
+                rebuilt.update(at=loop_time, view=view)
             await agents.tick()
         except Exception:  # the timer must keep running
             log.exception("timer failed; will retry at the next tick")
