@@ -23,6 +23,7 @@ from schemas.types import (
     NonEmptyStr,
     NonNegativeDecimal,
     PositiveDecimal,
+    UpliftPercent,
     WireDate,
 )
 
@@ -37,6 +38,8 @@ def _after_start(end: date | None, info: ValidationInfo) -> date | None:
 
 
 class OrderLine(WireModel):
+    """One order line: creates one asset. `end_date` must be after `start_date`."""
+
     line_id: NonEmptyStr
     asset_id: NonEmptyStr | None = Field(None, description='default "{order_id}/{line_id}"')
     product_code: NonEmptyStr
@@ -53,6 +56,8 @@ class OrderLine(WireModel):
 
 
 class OrderFulfilledData(WireModel):
+    """`data` of `order.fulfilled`: 1–500 lines with distinct `line_id`s."""
+
     order_id: NonEmptyStr
     account_id: NonEmptyStr
     currency: Currency
@@ -73,6 +78,8 @@ class OrderFulfilledData(WireModel):
 
 
 class QuantityChangedData(WireModel):
+    """`data` of `asset.quantity_changed`: `unit_price` only when `quantity_change` > 0."""
+
     asset_id: NonEmptyStr
     effective_date: WireDate
     quantity_change: ExactDecimal = Field(description="> 0 upsell, < 0 downsell; never 0")
@@ -96,11 +103,16 @@ class QuantityChangedData(WireModel):
 
 
 class RenewedData(WireModel):
+    """`data` of `asset.renewed`: at most one of `unit_price` and `uplift_percent`; `end_date`,
+    when given, after `start_date`."""
+
     asset_id: NonEmptyStr
     start_date: WireDate
     end_date: WireDate | None = None
     unit_price: NonNegativeDecimal | None = None
-    uplift_percent: ExactDecimal | None = Field(None, ge=-100)
+    uplift_percent: UpliftPercent | None = Field(
+        None, description="every tranche's price × (1 + p/100)"
+    )
     order_id: NonEmptyStr | None = None
 
     _end_after_start = field_validator("end_date")(_after_start)
@@ -114,12 +126,16 @@ class RenewedData(WireModel):
 
 
 class CancelledData(WireModel):
+    """`data` of `asset.cancelled`."""
+
     asset_id: NonEmptyStr
     effective_date: WireDate
     order_id: NonEmptyStr | None = None
 
 
 class TransferredData(WireModel):
+    """`data` of `asset.transferred`: `target_asset_id`, when given, differs from `asset_id`."""
+
     asset_id: NonEmptyStr
     effective_date: WireDate
     quantity: PositiveDecimal
@@ -138,26 +154,36 @@ class TransferredData(WireModel):
 
 
 class OrderFulfilled(Envelope):
+    """An `order.fulfilled` CloudEvent: topic `orders.fulfilled`, Kafka key `data.order_id`."""
+
     type: Literal["order.fulfilled"]
     data: OrderFulfilledData
 
 
 class QuantityChanged(Envelope):
+    """An `asset.quantity_changed` CloudEvent: topic `assets.amendments`, key `data.asset_id`."""
+
     type: Literal["asset.quantity_changed"]
     data: QuantityChangedData
 
 
 class Renewed(Envelope):
+    """An `asset.renewed` CloudEvent: topic `assets.amendments`, Kafka key `data.asset_id`."""
+
     type: Literal["asset.renewed"]
     data: RenewedData
 
 
 class Cancelled(Envelope):
+    """An `asset.cancelled` CloudEvent: topic `assets.amendments`, Kafka key `data.asset_id`."""
+
     type: Literal["asset.cancelled"]
     data: CancelledData
 
 
 class Transferred(Envelope):
+    """An `asset.transferred` CloudEvent: topic `assets.amendments`, Kafka key `data.asset_id`."""
+
     type: Literal["asset.transferred"]
     data: TransferredData
 

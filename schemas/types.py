@@ -110,22 +110,38 @@ def format_decimal(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-_DECIMAL_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "pattern": DECIMAL_PATTERN},
-        {"type": "number"},
-    ],
-    "description": "exact decimal: a JSON string (recommended) or number, never rounded",
-}
+def _decimal_schema(string_pattern: str, number: dict[str, Any], rule: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": string_pattern}, {"type": "number", **number}],
+            "description": f"exact decimal{rule}: a JSON string (recommended) or number, "
+            "never rounded; at most 30 significant digits",
+        }
+    )
+
+
+_UNSIGNED = r"^[0-9]+(\.[0-9]+)?$"
+# Unsigned and not all zeros, without look-ahead (RE2-based validators have none).
+_POSITIVE = r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$"
 
 ExactDecimal = Annotated[
     Decimal,
     BeforeValidator(_exact_decimal),
     PlainSerializer(format_decimal, return_type=str),
-    WithJsonSchema(_DECIMAL_SCHEMA),
+    _decimal_schema(DECIMAL_PATTERN, {}, ""),
 ]
-PositiveDecimal = Annotated[ExactDecimal, Field(gt=0)]
-NonNegativeDecimal = Annotated[ExactDecimal, Field(ge=0)]
+PositiveDecimal = Annotated[
+    ExactDecimal, Field(gt=0), _decimal_schema(_POSITIVE, {"exclusiveMinimum": 0}, " > 0")
+]
+NonNegativeDecimal = Annotated[
+    ExactDecimal, Field(ge=0), _decimal_schema(_UNSIGNED, {"minimum": 0}, " ≥ 0")
+]
+# A renewal uplift: -100 % makes the price 0; below that it would be negative.
+UpliftPercent = Annotated[
+    ExactDecimal,
+    Field(ge=-100),
+    _decimal_schema(DECIMAL_PATTERN, {"minimum": -100}, " ≥ -100"),
+]
 WireDate = Annotated[
     date,
     BeforeValidator(_wire_date),
