@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "default", "fo
 ASSERTIONS = {"type", "properties", "required", "additionalProperties", "anyOf", "enum", "const",
               "pattern", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength",
               "items", "minItems", "maxItems", "$ref"}  # fmt: skip
-JSON_TYPES = {"object": dict, "array": list, "string": str, "null": type(None), "boolean": bool}
+JSON_TYPES: dict[str, type] = {
+    "object": dict, "array": list, "string": str, "null": type(None), "boolean": bool,
+}  # fmt: skip
 
 
 def load(name: str) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def conforms(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> bool:
             return False
     elif kind is not None and not isinstance(value, JSON_TYPES[kind]):
         return False
-    checks = [
+    checks: list[tuple[str, Callable[[Any], bool]]] = [
         ("enum", lambda s: value in s),
         ("const", lambda s: value == s),
         ("pattern", lambda s: re.search(s, value) is not None),
