@@ -14,7 +14,6 @@ Unknown extra fields are ignored (see `schemas.envelope`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -165,14 +164,6 @@ def decode(raw: bytes) -> Decoded | Rejection:
     return Decoded(typed, to_domain(typed), fingerprint(typed))
 
 
-def raw_payload(raw: bytes) -> tuple[str, str | None]:
-    """The original bytes for a dead letter: (text, None) when UTF-8, else (base64, "base64")."""
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
-
-
 def describe(error: ValidationError) -> str:
     """A producer-actionable message: which field, what was wrong (first three problems)."""
     parts = []
@@ -277,4 +268,4 @@ def to_domain(model: InputEvent) -> tuple[AssetEvent, ...]:
 
 
 __all__ = ["MAX_MESSAGE_BYTES", "Decoded", "Rejection", "decode", "describe", "fingerprint",
-           "format_decimal", "parse_json", "partition_key", "raw_payload", "to_domain"]  # fmt: skip
+           "format_decimal", "parse_json", "partition_key", "to_domain"]  # fmt: skip

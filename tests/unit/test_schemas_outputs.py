@@ -17,7 +17,7 @@ from domain.ledger import new_ledger, receive
 from domain.ledger_types import DeadLetter, Delivery, Source
 from domain.reasons import ReasonCode
 from domain.snapshot_types import AssetSnapshot, PendingView
-from schemas.decode import Decoded, decode, raw_payload
+from schemas.decode import Decoded, decode
 from schemas.outputs import (
     AssetSnapshotModel,
     CategoryName,
@@ -170,16 +170,16 @@ def test_a_dead_letter_has_exactly_the_fields_of_spec_section_4_6() -> None:
 
 def test_a_binary_payload_is_base64_with_its_encoding_named() -> None:
     raw = b"\xff\xfe not utf-8"
-    payload, encoding = raw_payload(raw)
-    assert (payload, encoding) == ("//4gbm90IHV0Zi04", "base64")
     source = Source.from_bytes("assets.amendments", 0, 7, None, raw)
+    assert (source.payload, source.payload_encoding) == ("//4gbm90IHV0Zi04", "base64")
     record = dead_letter_to_dict(letter(source))
-    assert (record["payload"], record["payload_encoding"]) == (payload, "base64")
+    assert (record["payload"], record["payload_encoding"]) == (source.payload, "base64")
     assert set(record) == SPEC_DEAD_LETTER_FIELDS | {"payload_encoding"}
 
 
-def test_raw_payload_keeps_utf8_text_as_is() -> None:
-    assert raw_payload("café {".encode()) == ("café {", None)
+def test_a_utf8_payload_is_kept_as_text() -> None:
+    source = Source.from_bytes("assets.amendments", 0, 7, None, "café {".encode())
+    assert (source.payload, source.payload_encoding) == ("café {", None)
 
 
 def test_a_dead_letter_with_no_source_has_null_coordinates() -> None:
