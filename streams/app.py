@@ -19,7 +19,7 @@ from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, TopicNames, topic_nam
 
 log = logging.getLogger(__name__)
 
-# Rebuild the timer's wake-up index from the table this often (it is empty after a restart).
+# Besides after each new assignment, rebuild the timer's wake-up index this often.
 WAKE_INDEX_REBUILD_SECONDS = 300.0
 # How soon an idle agent's last events are acked (and so become committable).
 ACK_IDLE_SECONDS = 0.2
@@ -101,9 +101,12 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         noack = stream.noack()
         acker = OrderedAcker(noack, app.crash)
         ackers.append(acker)
-        async for event in noack.events():
-            await handle(event)
-            await acker.add(event, agents.take_pending())
+        try:
+            async for event in noack.events():
+                await handle(event)
+                await acker.add(event, agents.take_pending())
+        finally:
+            ackers.remove(acker)  # faust may restart an agent with a fresh stream
 
     # concurrency=1 everywhere: more can commit past in-flight events (faust #606).
     @app.agent(topics.orders, name="intake-orders", concurrency=1)
