@@ -27,10 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _produce(args: argparse.Namespace) -> int:
+    import asyncio
     import sys
     from collections import Counter
+    from typing import Any
 
     from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
 
     from schemas.decode import Rejection, decode, partition_key
     from schemas.events import EVENT_TOPICS
@@ -41,34 +44,51 @@ async def _produce(args: argparse.Namespace) -> int:
     stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     with stream:
         lines = stream.read().splitlines()
+    # Above the broker's 1 MiB default, so an oversized --raw line reaches the broker and
+    # gets its verdict (the point of testing the dead-letter path with one).
     producer = AIOKafkaProducer(**aiokafka_kwargs(settings), acks="all", enable_idempotence=True,
-                                max_request_size=2 * 1024 * 1024)  # fmt: skip
+                                max_request_size=4 * 1024 * 1024)  # fmt: skip
     await producer.start()
     sent: Counter[str] = Counter()
-    refused = 0
+    refused = failed = 0
+    # Sends are pipelined (the idempotent producer keeps each partition's order) and awaited
+    # at the end, so a large file does not pay one broker round trip per line.
+    pending: list[tuple[int, str, asyncio.Future[Any]]] = []
     try:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             if args.raw:
+                topic = resolve(settings, args.topic)
                 key = args.key.encode() if args.key else None
-                await producer.send_and_wait(resolve(settings, args.topic), raw, key=key)
-                sent[resolve(settings, args.topic)] += 1
-                continue
-            decoded = decode(raw)
-            if isinstance(decoded, Rejection):
-                refused += 1
-                label = decoded.event_id or "no id"
-                print(f"line {number} ({label}): refused, {decoded.reason_code}: {decoded.reason}",
-                      file=sys.stderr)  # fmt: skip
-                continue
-            topic = resolve(settings, EVENT_TOPICS[decoded.event_type])
-            await producer.send_and_wait(topic, raw, key=partition_key(decoded.model).encode())
-            sent[topic] += 1
+            else:
+                decoded = decode(raw)
+                if isinstance(decoded, Rejection):
+                    refused += 1
+                    label = decoded.event_id or "no id"
+                    print(f"line {number} ({label}): refused, {decoded.reason_code}: "
+                          f"{decoded.reason}", file=sys.stderr)  # fmt: skip
+                    continue
+                topic = resolve(settings, EVENT_TOPICS[decoded.event_type])
+                key = partition_key(decoded.model).encode()
+            try:
+                pending.append((number, topic, await producer.send(topic, raw, key=key)))
+            except KafkaError as exc:
+                failed += 1
+                print(f"line {number}: not sent to {topic}: {exc}", file=sys.stderr)
+        for number, topic, future in pending:
+            try:
+                await future
+                sent[topic] += 1
+            except KafkaError as exc:
+                failed += 1
+                print(f"line {number}: the broker refused it ({topic}): {exc}", file=sys.stderr)
     finally:
         await producer.stop()
     for topic, count in sorted(sent.items()):
         print(f"sent {count} to {topic}")
     if refused:
         print(f"refused {refused} invalid line(s); nothing was sent for them", file=sys.stderr)
-    return 1 if refused else 0
+    if failed:
+        print(f"{failed} line(s) could not be sent", file=sys.stderr)
+    return 1 if refused or failed else 0
