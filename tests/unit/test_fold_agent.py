@@ -1,8 +1,10 @@
-"""The fold agent's crash-replay rule, with in-memory stand-ins for faust's topics and tables.
+"""The fold agent with in-memory stand-ins for faust's topics and tables.
 
-A command at or below the asset's stored offset was processed before a crash
-that lost its commit: the agent re-sends the current snapshot, the dead letters
-and transfers that command produced, and writes the state again, never re-applying.
+Crash replay: a command at or below the asset's stored offset was processed
+before a crash that lost its commit: the agent re-sends the current snapshot,
+the dead letters and transfers that command produced, and writes the state
+again, never re-applying. Ticks: the clock passing a boundary re-publishes; a
+pending event past its grace is dead-lettered.
 """
 
 from __future__ import annotations
@@ -64,11 +66,10 @@ class Event:
     message: Message
 
 
-def _agents() -> Agents:
+def _agents(as_of: date = date(2026, 6, 1), grace: timedelta = timedelta(hours=24)) -> Agents:
     topics = FakeTopics(*(FakeTopic(n) for n in ("o", "a", "b", "c", "s", "d")))
     return Agents(app=None, topics=topics, asset_table=FakeTable(),
-                  fingerprint_table=FakeTable(), clock=Clock(date(2026, 6, 1)),
-                  grace=timedelta(hours=24))  # fmt: skip
+                  fingerprint_table=FakeTable(), clock=Clock(as_of), grace=grace)  # fmt: skip
 
 
 def _commands(line: bytes) -> list[tuple[bytes, bytes]]:
@@ -127,3 +128,38 @@ def test_a_replayed_transfer_command_sends_the_target_its_units_again() -> None:
     assert targets == [b"AST-T", b"AST-T"]
     first, again = (decode_state(value)[1] for _, value in agents.topics.commands.sent)
     assert (again.event, again.fingerprint) == (first.event, first.fingerprint)
+
+
+def test_a_tick_after_the_clock_passes_the_start_republishes_the_asset_as_active() -> None:
+    agents = _agents(as_of=date(2025, 8, 1))
+    (order,) = _commands((SCENARIOS / "capricorn-initial.events.jsonl").read_bytes().strip())
+    tick = encode_state(("tick",))
+
+    async def scenario() -> None:
+        await agents.fold(Event(Message(order[0], order[1], offset=0)))
+        await agents.fold(Event(Message(order[0], tick, offset=1)))  # nothing changed yet
+        agents.clock = Clock(date(2025, 8, 10))
+        await agents.fold(Event(Message(order[0], tick, offset=2)))
+
+    asyncio.run(scenario())
+    published = [json.loads(v) for _, v in agents.topics.snapshots.sent if v]
+    assert [(s["version"], s["status"], s["as_of"]) for s in published] == [
+        (1, "scheduled", "2025-08-01"),
+        (2, "active", "2025-08-10"),
+    ]
+
+
+def test_a_tick_after_the_grace_dead_letters_a_pending_event_with_its_source() -> None:
+    agents = _agents(grace=timedelta(0))
+    (upsell,) = _commands(
+        (SCENARIOS / "capricorn-upsell.events.jsonl").read_bytes().splitlines()[1]
+    )
+
+    async def scenario() -> None:
+        await agents.fold(Event(Message(upsell[0], upsell[1], offset=0)))  # no asset yet
+        await agents.fold(Event(Message(upsell[0], encode_state(("tick",)), offset=1)))
+
+    asyncio.run(scenario())
+    (letter,) = [json.loads(v) for _, v in agents.topics.deadletter.sent if v]
+    assert (letter["event_id"], letter["reason_code"]) == ("evt-capricorn-0002", "unknown_asset")
+    assert letter["source_topic"] == "assets.amendments"
