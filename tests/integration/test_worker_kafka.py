@@ -52,6 +52,7 @@ class Stack:
         self.env, self.prefix, self.bootstrap, self.tmp = env, prefix, bootstrap, tmp
         self._start = start_process
         self._ports = iter(range(20000 + random.randint(0, 20000), 65000))
+        self.web_ports: dict[str, int] = {}
 
     def worker(self, *, as_of: str, grace: str = "24h", store: str = "memory://",
                name: str = "worker", data_dir: Path | None = None,
@@ -69,7 +70,17 @@ class Stack:
         process = self._start(["python", "-m", "streams.cli", "worker", "--no-projection"],
                               env=env, name=name)  # fmt: skip
         process.wait_for_log("Worker ready", timeout=ready_timeout)
+        self.web_ports[process.name] = int(env["ASSETSTREAM_WEB_PORT"])
         return process
+
+    def metrics(self, process: RunningProcess) -> str:
+        """The worker's Prometheus exposition (its /metrics page)."""
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.web_ports[process.name]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text: str = response.read().decode()
+            return text
 
     def snapshots(self) -> dict[str, dict[str, Any]]:
         return final_snapshots(self.bootstrap, self.prefix + "assets.snapshots")
@@ -230,6 +241,12 @@ def test_garbage_is_dead_lettered_and_the_worker_keeps_going(
     binary = next(dl for dl in letters if dl.get("payload_encoding") == "base64")
     assert binary["key"] == "junk" and binary["source_topic"] == topic
     assert worker.alive()
+    metrics = stack.metrics(worker)
+    counter = "assetstream_messages_total"
+    assert f'{counter}{{outcome="dead_lettered",reason="invalid_json"}} 4.0' in metrics
+    assert f'{counter}{{outcome="applied",reason=""}} 1.0' in metrics
+    assert "assetstream_snapshots_published_total 1.0" in metrics
+    assert "assetstream_processing_seconds_count" in metrics
 
 
 def _records_for(stack: Stack, key: str) -> int:
