@@ -245,8 +245,6 @@ AssetEvent = (
     | TransferReceived
 )
 
-CREATIONS = (AssetCreated, TransferReceived)
-
 
 def sort_key(event: AssetEvent) -> tuple[date, int, datetime, str, str]:
     """SPEC §4.1: (effective date, rank, time, id); the line id breaks ties inside one order."""

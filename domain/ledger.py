@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from domain import fold as folding
-from domain.events import AssetEvent, AssetTransferred, TransferReceived, sort_key
+from domain.events import AssetTransferred, Period, TransferReceived, sort_key
 from domain.idempotency import Seen, classify
 from domain.ledger_types import DeadLetter, Delivery, Outcome, Step
 from domain.reasons import ReasonCode
 from domain.snapshot import head_at, render
 from domain.snapshot_types import AssetSnapshot
-from domain.state import EMPTY_FOLD, AssetTerms, FoldState, PendingEvent, TransferOut
+from domain.state import EMPTY_FOLD, AssetTerms, FoldState, PendingEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +164,6 @@ def current_snapshot(ledger: AssetLedger) -> AssetSnapshot | None:
     )
 
 
-def needs_tick(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta) -> bool:
-    """Should the timer wake this asset: a grace period ended, or as_of crossed a boundary."""
-    if any(clock.since + grace <= now for clock in ledger.pending_since):
-        return True
-    head = head_at(ledger.fold, as_of)
-    return head is not None and (ledger.published is None or ledger.published.fields() != head)
-
-
 def next_boundary(ledger: AssetLedger) -> date | None:
     """The first date after the last publication on which status or current fields may change."""
     terms, published = ledger.fold.terms, ledger.published
@@ -306,7 +298,7 @@ def _transfer_in(
     source_asset_id: str,
     terms: AssetTerms,
     event: AssetTransferred,
-    periods: tuple[object, ...],
+    periods: tuple[Period, ...],
     revision: int,
 ) -> TransferReceived:
     return TransferReceived(
@@ -322,7 +314,7 @@ def _transfer_in(
         price_term_months=terms.price_term_months,
         renewal_term_months=terms.renewal_term_months,
         billing_anchor=terms.billing_anchor,
-        periods=periods,  # type: ignore[arg-type]
+        periods=periods,
         source_revision=revision,
         order_id=event.order_id,
     )
@@ -349,14 +341,11 @@ def _insert_fingerprint(
 
 
 __all__ = [
-    "AssetEvent",
     "AssetLedger",
     "PendingClock",
     "PublishedHead",
-    "TransferOut",
     "current_snapshot",
     "expire",
-    "needs_tick",
     "new_ledger",
     "next_boundary",
     "pending_deadline",

@@ -16,9 +16,3 @@ class ReasonCode(StrEnum):
     RENEWAL_NOT_CONTIGUOUS = "renewal_not_contiguous"
     # Added (never renamed): the worker failed on a message through no fault of the producer.
     INTERNAL_ERROR = "internal_error"
-
-
-# Rejected at decode time, straight to the dead-letter topic.
-EARLY_REASONS = frozenset(
-    {ReasonCode.INVALID_JSON, ReasonCode.SCHEMA_VIOLATION, ReasonCode.UNKNOWN_TYPE}
-)

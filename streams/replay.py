@@ -93,6 +93,3 @@ class ReplayEngine:
     def _reject(self, letter: DeadLetter) -> None:
         self.rejected.append(letter)
         self.outcomes[f"dead_lettered:{letter.reason_code.value}"] += 1
-
-    def pending_left(self) -> list[tuple[str, str]]:
-        return [(a, p.event_id) for a, s in self.snapshots.items() for p in s.pending_events]

@@ -8,9 +8,9 @@ from domain.ledger import (
     AssetLedger,
     current_snapshot,
     expire,
-    needs_tick,
     new_ledger,
     next_boundary,
+    pending_deadline,
     receive,
     refresh,
 )
@@ -66,7 +66,7 @@ def test_pending_event_is_dead_lettered_after_its_grace_and_leaves_the_snapshot(
     assert [p.reason_code for p in steps[-1].snapshot.pending_events] == ["insufficient_quantity"]  # type: ignore[union-attr]
     grace = timedelta(hours=24)
     assert expire(ledger, as_of=AS_OF, now=T0 + timedelta(hours=23), grace=grace).dead_letters == ()
-    assert needs_tick(ledger, as_of=AS_OF, now=T0 + grace, grace=grace)
+    assert pending_deadline(ledger, grace) == T0 + grace  # when the timer wakes the asset
     late = expire(ledger, as_of=AS_OF, now=T0 + grace, grace=grace)
     assert [(dl.event_id, dl.reason_code) for dl in late.dead_letters] == [
         ("dn", "insufficient_quantity")
