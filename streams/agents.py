@@ -31,6 +31,7 @@ from domain.ledger import (
 )
 from domain.ledger_types import DeadLetter, Delivery, Source, Step
 from domain.reasons import ReasonCode
+from domain.snapshot_types import AssetSnapshot
 from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
 from schemas.state_codec import decode_state, encode_state
 from streams import metrics
@@ -152,8 +153,7 @@ class Agents:
                     source=first.source,
                     dead_lettered_at=self.clock.now(),
                 )
-                source_key = first.source.key if first.source else None
-                await self.dead_letter(source_key.encode() if source_key else None, letter)
+                await self.dead_letter(_source_key(letter), letter)
                 return
             if seen is Seen.NEW:
                 self.fingerprint_table[key] = fingerprint.encode()
@@ -240,15 +240,13 @@ class Agents:
     async def emit(self, key: bytes, step: Step) -> None:
         snapshot = step.snapshot
         if snapshot is not None:
-            value = json.dumps(snapshot_to_dict(snapshot)).encode()
-            await self.send(self.topics.snapshots, key, value)
+            await self.publish(key, snapshot)
             metrics.SNAPSHOTS.inc()
         if step.retracted:
             await self.send(self.topics.snapshots, key, None)
             metrics.TOMBSTONES.inc()
         for letter in step.dead_letters:
-            source_key = letter.source.key if letter.source else None
-            await self.dead_letter(source_key.encode() if source_key else None, letter, count=False)
+            await self.dead_letter(_source_key(letter), letter, count=False)
         for target in step.transfers:
             await self.transfer(target)
 
@@ -268,15 +266,10 @@ class Agents:
         self.store(key, record)
         snapshot = current_snapshot(record.ledger)
         if snapshot is not None:
-            await self.send(
-                self.topics.snapshots, key, json.dumps(snapshot_to_dict(snapshot)).encode()
-            )
+            await self.publish(key, snapshot)
         for letter_offset, letter in record.recent_dead_letters:
             if letter_offset >= offset:
-                source_key = letter.source.key if letter.source else None
-                await self.dead_letter(
-                    source_key.encode() if source_key else None, letter, count=False
-                )
+                await self.dead_letter(_source_key(letter), letter, count=False)
         for transfer_offset, transfer in record.recent_transfers:
             if transfer_offset >= offset:
                 await self.transfer(transfer)
@@ -325,6 +318,9 @@ class Agents:
 
     # --- outputs ----------------------------------------------------------------------------
 
+    async def publish(self, key: bytes, snapshot: AssetSnapshot) -> None:
+        await self.send(self.topics.snapshots, key, json.dumps(snapshot_to_dict(snapshot)).encode())
+
     async def command(self, asset_id: str, command: tuple[Any, ...]) -> None:
         await self.send(self.topics.commands, asset_id.encode(), encode_state(command))
 
@@ -349,6 +345,12 @@ class Agents:
             await self.dead_letter(key if isinstance(key, bytes) else None, letter)
         except Exception:  # even the dead-letter send failing must not raise
             log.exception("could not dead-letter after an internal error")
+
+
+def _source_key(letter: DeadLetter) -> bytes | None:
+    """A dead letter is keyed like the message it stands for."""
+    key = letter.source.key if letter.source else None
+    return key.encode() if key else None
 
 
 def _command_source(raw: bytes | None) -> Source | None:
