@@ -110,6 +110,22 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, alias="ASSETSTREAM_API_PORT")
     api_token: SecretStr | None = Field(None, alias="ASSETSTREAM_API_TOKEN")
     tick_seconds: float = Field(5.0, alias="ASSETSTREAM_TICK_SECONDS")
+    web_bind: str = Field("127.0.0.1", alias="ASSETSTREAM_WEB_BIND")
+
+    # The hot path: publication window, message sizes, compression.
+    publish_window: dt.timedelta = Field(
+        dt.timedelta(milliseconds=100), alias="ASSETSTREAM_PUBLISH_WINDOW"
+    )
+    max_message_bytes: int = Field(8 * 1024 * 1024, alias="ASSETSTREAM_MAX_MESSAGE_BYTES")
+    max_snapshot_bytes: int = Field(4 * 1024 * 1024, alias="ASSETSTREAM_MAX_SNAPSHOT_BYTES")
+    compression: Literal["zstd", "lz4", "gzip", "none"] = Field(
+        "zstd", alias="ASSETSTREAM_COMPRESSION"
+    )
+
+    # Replication on a real cluster.
+    replication_factor: int = Field(1, alias="ASSETSTREAM_REPLICATION_FACTOR")
+    min_insync_replicas: int | None = Field(None, alias="ASSETSTREAM_MIN_INSYNC_REPLICAS")
+    standby_replicas: int = Field(0, alias="ASSETSTREAM_STANDBY_REPLICAS")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -138,7 +154,7 @@ class Settings(BaseSettings):
             raise ValueError("must be ≥ 1")
         return value
 
-    @field_validator("pending_grace", mode="before")
+    @field_validator("pending_grace", "publish_window", mode="before")
     @classmethod
     def _parse_grace(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -147,7 +163,7 @@ class Settings(BaseSettings):
             return dt.timedelta(seconds=value)
         return value
 
-    @field_validator("pending_grace")
+    @field_validator("pending_grace", "publish_window")
     @classmethod
     def _check_grace(cls, value: dt.timedelta) -> dt.timedelta:
         if value < dt.timedelta(0):
@@ -168,6 +184,34 @@ class Settings(BaseSettings):
             raise ValueError("must be a TCP port (1-65535)")
         return value
 
+    @field_validator("replication_factor")
+    @classmethod
+    def _check_replication(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be ≥ 1")
+        return value
+
+    @field_validator("standby_replicas")
+    @classmethod
+    def _check_standby(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be ≥ 0")
+        return value
+
+    @field_validator("max_message_bytes")
+    @classmethod
+    def _check_message_bytes(cls, value: int) -> int:
+        if not 1024 * 1024 <= value <= 64 * 1024 * 1024:
+            raise ValueError("must be between 1 MiB (1048576) and 64 MiB")
+        return value
+
+    @field_validator("max_snapshot_bytes")
+    @classmethod
+    def _check_snapshot_bytes(cls, value: int) -> int:
+        if value < 4096:
+            raise ValueError("must be ≥ 4096")
+        return value
+
     @field_validator("tick_seconds")
     @classmethod
     def _check_tick(cls, value: float) -> float:
@@ -181,6 +225,28 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"file not found: {value}")
         return value
+
+    @model_validator(mode="after")
+    def _check_sizes_and_replicas(self) -> Settings:
+        if self.max_snapshot_bytes > self.max_message_bytes:
+            raise ValueError(
+                "ASSETSTREAM_MAX_SNAPSHOT_BYTES: must not exceed ASSETSTREAM_MAX_MESSAGE_BYTES "
+                f"({self.max_message_bytes})"
+            )
+        isr = self.min_insync_replicas
+        if isr is not None and not 1 <= isr <= self.replication_factor:
+            raise ValueError(
+                "ASSETSTREAM_MIN_INSYNC_REPLICAS: must be between 1 and "
+                f"ASSETSTREAM_REPLICATION_FACTOR ({self.replication_factor})"
+            )
+        return self
+
+    @property
+    def insync_replicas(self) -> int:
+        """min.insync.replicas for the topics we create: 2 on a replicated cluster, else 1."""
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return 2 if self.replication_factor >= 3 else 1
 
     @model_validator(mode="after")
     def _check_sasl(self) -> Settings:
