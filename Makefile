@@ -52,3 +52,21 @@ bench: venv
 	else \
 		echo "benchmarks/engine_bench.py does not exist yet; nothing to run"; \
 	fi
+
+# A local 3-broker KRaft cluster (127.0.0.1:19192-19194) and a SASL_SSL/SCRAM-SHA-512
+# broker (127.0.0.1:19392), for replication and secure-transport tests; see
+# scripts/kafka-cluster.sh and scripts/kafka-secure.sh. The -down targets delete their data.
+.PHONY: cluster cluster-down secure secure-down
+
+cluster: venv
+	@bash scripts/kafka.sh cluster start
+	@bash scripts/kafka.sh cluster env
+
+cluster-down:
+	@bash scripts/kafka.sh cluster stop --wipe
+
+secure: venv
+	@bash scripts/kafka.sh secure start
+
+secure-down:
+	@bash scripts/kafka.sh secure stop --wipe

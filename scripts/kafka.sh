@@ -5,6 +5,8 @@
 #   scripts/kafka.sh stop     # SIGTERM the broker this checkout started (pid file), if any
 #   scripts/kafka.sh status   # exit 0 when a broker answers a Metadata request
 #   scripts/kafka.sh fetch    # only assemble the server jars into .cache/kafka-<version>/lib
+#   scripts/kafka.sh cluster start|stop|status|kill N|start-node N|...  # 3 nodes: scripts/kafka-cluster.sh
+#   scripts/kafka.sh secure start|stop|status|env   # SASL_SSL/SCRAM broker: scripts/kafka-secure.sh
 #
 # The server is Apache Kafka's own (org.apache.kafka:kafka_2.13 from Maven Central,
 # see scripts/kafka/pom.xml). Listens on 127.0.0.1:9092, controller on 127.0.0.1:9093
@@ -189,5 +191,7 @@ case "${1:-}" in
     stop) stop_pidfile kafka "$PIDFILE" kafka.Kafka ;;
     status) probe "${KAFKA_BOOTSTRAP_SERVERS:-${DEFAULT_KAFKA}}" --timeout 3 ;;
     fetch) fetch ;;
-    *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+    cluster) shift; KAFKA_VERSION="${KAFKA_VERSION}" exec bash "${ROOT}/scripts/kafka-cluster.sh" "$@" ;;
+    secure) shift; KAFKA_VERSION="${KAFKA_VERSION}" exec bash "${ROOT}/scripts/kafka-secure.sh" "$@" ;;
+    *) echo "usage: $0 start|stop|status|fetch|cluster ...|secure ..." >&2; exit 2 ;;
 esac
