@@ -5,11 +5,17 @@ before validation, because pydantic's JSON-number → Decimal path loses digits
 (`1.00000000000000000001` → `1`). Early reason codes (SPEC §4.6):
 
 - `invalid_json`: larger than 1 MiB, not UTF-8, not JSON (NaN and Infinity are
-  not JSON), an unpaired UTF-16 surrogate escape, or not a JSON object;
+  not JSON), an unpaired UTF-16 surrogate escape, not a JSON object, or beyond
+  what the reader takes anywhere in the document, ignored fields included: nesting
+  deeper than `MAX_NESTING`, or a number whose exponent `Decimal` cannot hold
+  (beyond ±999,999,999,999,999,999);
 - `unknown_type`: `type` is a string outside SPEC §3's table;
 - `schema_violation`: everything else a model refuses, with the field path.
 
-Unknown extra fields are ignored (see `schemas.envelope`).
+`decode` is total: whatever the bytes, it returns a `Decoded` or a `Rejection`
+and never raises, so `replay`, `produce` and the worker can always say where
+a message went (SPEC §4.6). Unknown extra fields are ignored (see
+`schemas.envelope`).
 """
 
 from __future__ import annotations
@@ -48,8 +54,14 @@ from schemas.types import MAX_SIGNIFICANT_DIGITS, format_decimal
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_REASON_ERRORS = 3
+# SPEC's events nest four deep (envelope, data, lines, a line). The limit leaves room for
+# producers' own extension fields, and keeps the decision independent of how deep the
+# caller's stack is (json and pydantic recurse, so the interpreter's limit would vary).
+MAX_NESTING = 64
 # A JSON escape of a UTF-16 surrogate; paired ones are fine, lone ones are not text.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# After parsing, a paired escape is one astral character; any surrogate left is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +94,53 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class _BeyondReader(ValueError):
+    """A JSON document the reader will not hold (a limit, not a syntax error)."""
+
+
 def _json_int(text: str) -> int | Decimal:
     # Python refuses int() of over 4,300 digits; a Decimal lets the model say which field.
     return int(text) if len(text) <= MAX_SIGNIFICANT_DIGITS else Decimal(text)
 
 
-def _has_lone_surrogate(document: Any) -> bool:
+def _json_decimal(text: str) -> Decimal:
+    # Decimal's exponent stops at ±999,999,999,999,999,999; beyond it, it raises
+    # InvalidOperation (an ArithmeticError, which json.loads would let escape).
     try:
-        json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return Decimal(text)
+    except ArithmeticError:
+        shown = text if len(text) <= 40 else f"{text[:40]}…"
+        raise _BeyondReader(
+            f"the JSON number {shown} has an exponent beyond ±10^18 and cannot be read exactly"
+        ) from None
+
+
+_TOO_DEEP = f"JSON nested deeper than {MAX_NESTING} levels"
+_LONE_SURROGATE = "not UTF-8 JSON: an unpaired UTF-16 surrogate escape"
+
+
+def _check_structure(document: Any, lone_surrogates: bool) -> str | None:
+    """What is wrong with a parsed document: too deep, or (when asked) a lone surrogate.
+
+    Iterative, so a document that json.loads could build never overflows the stack here
+    (json.dumps, used before, recursed and raised RecursionError on deep documents).
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_NESTING:
+                return _TOO_DEEP
+            if lone_surrogates and any(_SURROGATE.search(key) for key in value):
+                return _LONE_SURROGATE
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            if depth > MAX_NESTING:
+                return _TOO_DEEP
+            stack.extend((item, depth + 1) for item in value)
+        elif lone_surrogates and isinstance(value, str) and _SURROGATE.search(value):
+            return _LONE_SURROGATE
+    return None
 
 
 def parse_json(raw: bytes) -> Any | Rejection:
@@ -106,14 +154,20 @@ def parse_json(raw: bytes) -> Any | Rejection:
     try:
         text = raw.decode("utf-8")
         document = json.loads(
-            text, parse_float=Decimal, parse_int=_json_int, parse_constant=_no_constants
+            text, parse_float=_json_decimal, parse_int=_json_int, parse_constant=_no_constants
         )
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except _BeyondReader as exc:
+        return Rejection(ReasonCode.INVALID_JSON, str(exc), None)
+    except RecursionError:  # deeper than the interpreter's stack: far past MAX_NESTING
+        return Rejection(ReasonCode.INVALID_JSON, _TOO_DEEP, None)
+    except (UnicodeDecodeError, ValueError) as exc:
         return Rejection(ReasonCode.INVALID_JSON, f"not UTF-8 JSON: {exc}", None)
-    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
-        return Rejection(
-            ReasonCode.INVALID_JSON, "not UTF-8 JSON: an unpaired UTF-16 surrogate escape", None
-        )
+    lone_surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    # A document can only nest as deep as it has brackets: most need no walk at all.
+    if lone_surrogates or text.count("{") + text.count("[") > MAX_NESTING:
+        problem = _check_structure(document, lone_surrogates)
+        if problem is not None:
+            return Rejection(ReasonCode.INVALID_JSON, problem, None)
     if not isinstance(document, dict):
         return Rejection(
             ReasonCode.INVALID_JSON,
@@ -267,5 +321,5 @@ def to_domain(model: InputEvent) -> tuple[AssetEvent, ...]:
     raise TypeError(f"unhandled event model {type(model).__name__}")  # pragma: no cover
 
 
-__all__ = ["MAX_MESSAGE_BYTES", "Decoded", "Rejection", "decode", "describe", "fingerprint",
-           "format_decimal", "parse_json", "partition_key", "to_domain"]  # fmt: skip
+__all__ = ["MAX_MESSAGE_BYTES", "MAX_NESTING", "Decoded", "Rejection", "decode", "describe",
+           "fingerprint", "format_decimal", "parse_json", "partition_key", "to_domain"]  # fmt: skip
