@@ -6,6 +6,10 @@ at the beginning with ``--from-beginning``. Snapshots and dead letters get a
 compact human view; other JSON is indented; other bytes get a hex/base64
 preview. ``--json`` prints one JSON object per record instead, numbers exactly
 as they were on the wire (JSON is parsed with Decimal, never float).
+
+Keys, ids, headers and payloads are producers' bytes: every line is printed
+through `streams.terminal` (control characters escaped, JSON kept valid), so a
+record cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
+
+from streams.terminal import printable, printable_json
 
 HELP = "Pretty-print or follow a topic (base name or full name), optionally for one key."
 
@@ -88,7 +94,7 @@ async def _inspect(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"assetstream inspect: {exc}", file=sys.stderr)
+        print(f"assetstream inspect: {printable(str(exc))}", file=sys.stderr)
         return 2
     topic = resolve(settings, args.topic)
     consumer = AIOKafkaConsumer(
@@ -102,7 +108,9 @@ async def _inspect(args: argparse.Namespace) -> int:
     try:
         # topics() asks for every topic: naming a missing one could auto-create it.
         if topic not in await consumer.topics():
-            print(f"assetstream inspect: topic {topic!r} does not exist", file=sys.stderr)
+            print(
+                printable(f"assetstream inspect: topic {topic!r} does not exist"), file=sys.stderr
+            )
             return 1
         consumer.subscribe([topic])
         key = args.key.encode() if args.key is not None else None
@@ -126,7 +134,7 @@ async def _inspect(args: argparse.Namespace) -> int:
         if printed == 0:
             which = f" with key {args.key!r}" if args.key is not None else ""
             where = "" if args.from_beginning else " (new ones only; see --from-beginning)"
-            print(f"(no records{which} in {topic}{where})", file=sys.stderr)
+            print(printable(f"(no records{which} in {topic}{where})"), file=sys.stderr)
         return 0
     finally:
         await consumer.stop()
@@ -207,7 +215,11 @@ def _encoded(raw: bytes | None) -> tuple[Any, str | None]:
 
 
 def render_json(record: Record) -> str:
-    """One line: topic, partition, offset, timestamp, key, headers and the value."""
+    """One line: topic, partition, offset, timestamp, key, headers and the value.
+
+    Control characters in strings are written as JSON escapes (``\\u001b``), so the line
+    is safe for a terminal and parses to the same values.
+    """
     key = _utf8(record.key) if record.key is not None else None
     value, encoding = _encoded(record.value)
     out: dict[str, Any] = {
@@ -223,14 +235,18 @@ def render_json(record: Record) -> str:
         out["headers"] = {name: _key_text(raw) for name, raw in record.headers}
     out["value"] = value
     out["value_encoding"] = encoding if record.value is not None else "tombstone"
-    return dump_json(out)
+    return printable_json(dump_json(out))
 
 
 # ---- readable view ----------------------------------------------------------------------
 
 
 def render(record: Record) -> str:
-    """A record as a few readable lines: where it is, its key and headers, then the value."""
+    """A record as a few readable lines: where it is, its key and headers, then the value.
+
+    Each line is escaped for the terminal (`printable`); a newline inside a key or
+    header shows as ``\\n`` instead of starting a line of its own.
+    """
     lines = [
         f"── {record.topic}  partition {record.partition}  offset {record.offset}  "
         f"{_timestamp(record.timestamp)}  key {_key_text(record.key)}"
@@ -238,7 +254,7 @@ def render(record: Record) -> str:
     for name, raw in record.headers or ():
         lines.append(f"   header {name}: {_key_text(raw)}")
     lines += ["   " + line if line else "" for line in render_value(record.value)]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def render_value(raw: bytes | None) -> list[str]:
@@ -258,10 +274,13 @@ def render_value(raw: bytes | None) -> list[str]:
 
 
 def _s(value: Any) -> str:
-    """A field as printed: strings as they are, None as '-'."""
+    """A field as printed: strings escaped for the terminal, None as '-'.
+
+    Escaped here, before tables measure their columns, so the columns stay aligned.
+    """
     if value is None:
         return "-"
-    return value if isinstance(value, str) else dump_json(value)
+    return printable(value if isinstance(value, str) else dump_json(value))
 
 
 def _truncate(text: str, limit: int) -> str:

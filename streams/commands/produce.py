@@ -1,4 +1,8 @@
-"""`assetstream produce`: validate events and send each to its topic with its key (SPEC §3)."""
+"""`assetstream produce`: validate events and send each to its topic with its key (SPEC §3).
+
+Every line it prints goes through `streams.terminal.printable`: ids and reasons come from
+the input file and error texts from the broker, and must not drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +41,18 @@ async def _produce(args: argparse.Namespace) -> int:
 
     from schemas.decode import Rejection, decode, partition_key
     from schemas.events import EVENT_TOPICS
-    from streams.settings import aiokafka_kwargs, load_settings
+    from streams.settings import SettingsError, aiokafka_kwargs, load_settings
+    from streams.terminal import printable
     from streams.topics import resolve
 
-    settings = load_settings()
+    def say(text: str) -> None:
+        print(printable(text), file=sys.stderr)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        say(f"assetstream produce: {exc}")
+        return 2
     stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     with stream:
         lines = stream.read().splitlines()
@@ -66,8 +78,8 @@ async def _produce(args: argparse.Namespace) -> int:
                 if isinstance(decoded, Rejection):
                     refused += 1
                     label = decoded.event_id or "no id"
-                    print(f"line {number} ({label}): refused, {decoded.reason_code}: "
-                          f"{decoded.reason}", file=sys.stderr)  # fmt: skip
+                    say(f"line {number} ({label}): refused, {decoded.reason_code}: "
+                        f"{decoded.reason}")  # fmt: skip
                     continue
                 topic = resolve(settings, EVENT_TOPICS[decoded.event_type])
                 key = partition_key(decoded.model).encode()
@@ -75,20 +87,20 @@ async def _produce(args: argparse.Namespace) -> int:
                 pending.append((number, topic, await producer.send(topic, raw, key=key)))
             except KafkaError as exc:
                 failed += 1
-                print(f"line {number}: not sent to {topic}: {exc}", file=sys.stderr)
+                say(f"line {number}: not sent to {topic}: {exc}")
         for number, topic, future in pending:
             try:
                 await future
                 sent[topic] += 1
             except KafkaError as exc:
                 failed += 1
-                print(f"line {number}: the broker refused it ({topic}): {exc}", file=sys.stderr)
+                say(f"line {number}: the broker refused it ({topic}): {exc}")
     finally:
         await producer.stop()
     for topic, count in sorted(sent.items()):
-        print(f"sent {count} to {topic}")
+        print(printable(f"sent {count} to {topic}"))
     if refused:
-        print(f"refused {refused} invalid line(s); nothing was sent for them", file=sys.stderr)
+        say(f"refused {refused} invalid line(s); nothing was sent for them")
     if failed:
-        print(f"{failed} line(s) could not be sent", file=sys.stderr)
+        say(f"{failed} line(s) could not be sent")
     return 1 if refused or failed else 0

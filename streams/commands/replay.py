@@ -5,15 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from streams.replay import ReplayEngine
 
 HELP = "Fold a JSONL file of events with no Kafka; write snapshots.jsonl and rejected.jsonl."
+
+
+def as_of_date(text: str) -> date:
+    """``--as-of``: a YYYY-MM-DD date within the range input dates have (schemas.types).
+
+    The fold computes dates up to ``as_of`` (automatic renewals), so an ``as_of`` past
+    the input range could run past the last valid date.
+    """
+    from schemas.types import MAX_DATE, MIN_DATE
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise argparse.ArgumentTypeError(
+            f"{day.isoformat()} is out of range ({MIN_DATE.isoformat()} to {MAX_DATE.isoformat()})"
+        )
+    return day
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("events", help="input events, one CloudEvent per line ('-' for stdin)")
     parser.add_argument(
-        "--as-of", required=True, type=date.fromisoformat, help="date the snapshots are as of"
+        "--as-of", required=True, type=as_of_date, help="date the snapshots are as of"
     )
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -50,7 +73,6 @@ def _read_lines(path: str) -> list[bytes]:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
     from streams.replay import ReplayEngine
@@ -78,11 +100,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(engine: object, out: object) -> None:
-    from streams.replay import ReplayEngine
+def _print_summary(engine: ReplayEngine, out: Path) -> None:
+    # Asset ids come from the input: escaped, so one cannot drive the terminal.
+    from streams.terminal import printable
 
-    assert isinstance(engine, ReplayEngine)
-    print(f"Replayed {engine.messages} messages as of {engine.as_of} -> {out}")
+    print(printable(f"Replayed {engine.messages} messages as of {engine.as_of} -> {out}"))
     print("Outcomes on arrival (events still pending at the end are then dead-lettered):")
     for outcome, count in sorted(engine.outcomes.items()):
         print(f"  {outcome:<40} {count:>8}")
@@ -92,9 +114,10 @@ def _print_summary(engine: object, out: object) -> None:
         header = f"  {'asset':<32} {'status':<12} {'quantity':>10} {'mrr':>14} {'total':>16}"
         print(header)
         for asset_id, s in rows[:50]:
-            mrr = f"{s.current_mrr} {s.currency}"
-            total = f"{s.total_lifecycle_amount} {s.currency}"
-            quantity, status = s.current_quantity, s.status.value
-            print(f"  {asset_id:<32} {status:<12} {quantity:>10} {mrr:>14} {total:>16}")
+            mrr = printable(f"{s.current_mrr} {s.currency}")
+            total = printable(f"{s.total_lifecycle_amount} {s.currency}")
+            quantity, status = printable(s.current_quantity), s.status.value
+            line = f"  {printable(asset_id):<32} {status:<12} {quantity:>10} {mrr:>14} {total:>16}"
+            print(line)
         if len(rows) > 50:
             print(f"  … and {len(rows) - 50} more (see snapshots.jsonl)")

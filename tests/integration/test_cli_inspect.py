@@ -276,3 +276,34 @@ def test_topology_names_the_prefixed_topics_agents_and_read_side(
     for agent in ("intake-orders", "intake-amendments", "dedupe", "fold-assets", "wake-assets"):
         assert f"agent {agent}" in result.stdout or f"timer {agent}" in result.stdout, agent
     assert "Redis" in result.stdout and "assetstream api" in result.stdout
+
+
+HOSTILE_KEY = "AST-\x1b]0;pwned\x07-\x1b[2J-\x9b31m"
+
+
+def test_hostile_keys_and_ids_are_printed_escaped_not_executed(
+    kafka_bootstrap: str, topic_prefix: str, stack_env: dict[str, str]
+) -> None:
+    snapshot = {**SNAPSHOT, "asset_id": HOSTILE_KEY, "pending_events": [
+        {"event_id": f"evt-{HOSTILE_KEY}", "reason_code": "outside_lifecycle"}]}  # fmt: skip
+    letter = {**DEAD_LETTER, "event_id": HOSTILE_KEY, "key": HOSTILE_KEY}
+    produce(kafka_bootstrap, {
+        f"{topic_prefix}assets.snapshots": [
+            (HOSTILE_KEY.encode(), json.dumps(snapshot, ensure_ascii=False).encode(),
+             [("trace\x1b[8m", HOSTILE_KEY.encode())])],
+        f"{topic_prefix}assets.deadletter": [
+            (HOSTILE_KEY.encode(), json.dumps(letter, ensure_ascii=False).encode(), [])],
+    })  # fmt: skip
+    shown = "AST-\\x1b]0;pwned\\x07-\\x1b[2J-\\x9b31m"
+    for topic in ("assets.snapshots", "assets.deadletter"):
+        result = inspect(stack_env, topic, "--from-beginning", "--timeout", "3")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert not [c for c in out if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+        assert f"key {shown}" in out
+    as_json = inspect(stack_env, "assets.snapshots", "--from-beginning", "--timeout", "3", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    (line,) = as_json.stdout.splitlines()
+    assert not [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+    record = json.loads(line)
+    assert (record["key"], record["value"]["asset_id"]) == (HOSTILE_KEY, HOSTILE_KEY)
