@@ -1,5 +1,11 @@
 """Field types shared by the wire models: exact decimals, strict dates, RFC 3339 times.
 
+Every bound that keeps the fold safe lives here, in the types, so each new model that
+uses them (SPEC §9's `asset.repriced`, `asset.swapped`, `asset.event_voided`, the
+order line's auto-renewal fields) gets it too: `WireDate` (`MIN_DATE`..`MAX_DATE`),
+`Months` (1..`MAX_MONTHS`), the decimals (`MAX_SIGNIFICANT_DIGITS`, `MAX_EXPONENT`)
+and `UpliftPercent` (≥ -100).
+
 Decimals arrive already parsed by `json.loads(..., parse_float=Decimal)` (see
 `schemas.decode`), so a JSON number is a `Decimal` here, never a float.
 """
@@ -19,7 +25,14 @@ from domain.money import MINOR_UNITS
 # 30 digits / exponent ±30 keeps `1.00000000000000000001` (21 digits, exponent -20) exact.
 MAX_SIGNIFICANT_DIGITS = 30
 MAX_EXPONENT = 30
-MAX_MONTHS = 1200
+# Bounds that keep every date the fold computes a valid `datetime.date` (years 1-9999).
+# The latest computed date is a default renewal end: a start date (at most MAX_DATE)
+# plus a renewal term (at most MAX_MONTHS), so 9100-12-31; counting months in it looks
+# one month further (9101-01). Nothing billed is near either end; 1900 still takes
+# back-dated legacy contracts and 9000 any "until further notice" end date.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(9000, 12, 31)
+MAX_MONTHS = 1200  # 100 years: any price or renewal term, in whole months
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 _DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -59,13 +72,20 @@ def _exact_decimal(value: Any) -> Decimal:
 
 def _wire_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _DATE.match(value):
+        day = value
+    elif not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("must be a calendar date YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a valid calendar date") from None
+    else:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid calendar date") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(
+            f"{day.isoformat()} is out of range: dates are from {MIN_DATE.isoformat()} "
+            f"to {MAX_DATE.isoformat()}"
+        )
+    return day
 
 
 def _wire_time(value: Any) -> datetime:
@@ -142,10 +162,21 @@ UpliftPercent = Annotated[
     Field(ge=-100),
     _decimal_schema(DECIMAL_PATTERN, {"minimum": -100}, " ≥ -100"),
 ]
+# The pattern also bounds the year, so a producer's validator refuses 9999 as ours does.
+_BOUNDED_DATE = r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)-[0-9]{2}-[0-9]{2}$"
 WireDate = Annotated[
     date,
     BeforeValidator(_wire_date),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": _DATE.pattern}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": _BOUNDED_DATE,
+            "description": f"calendar date YYYY-MM-DD, from {MIN_DATE.isoformat()} to "
+            f"{MAX_DATE.isoformat()} (so that every end date computed from it, up to "
+            f"{MAX_MONTHS} months later, is a valid date)",
+        }
+    ),
 ]
 WireTime = Annotated[
     datetime,
@@ -156,7 +187,14 @@ Months = Annotated[
     int,
     BeforeValidator(_strict_int),
     Field(ge=1, le=MAX_MONTHS),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_MONTHS}),
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_MONTHS,
+            "description": f"whole months, a JSON integer from 1 to {MAX_MONTHS} (100 years)",
+        }
+    ),
 ]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512, strict=True)]
 Currency = Annotated[
