@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +31,7 @@ __all__ = [
     "faust_broker_urls",
     "load_settings",
     "parse_duration",
+    "redact_url",
     "topic_name",
 ]
 
@@ -50,6 +53,41 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 class SettingsError(ValueError):
     """A configuration variable has an invalid value; the message names the variable."""
+
+
+REDACTED = "***"
+# redis-py also reads the password from the query string (?password=…).
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be printed or logged: its password replaced by ``***``.
+
+    Both places a Redis URL can carry one are masked: the user-info
+    (``redis://user:secret@host``, ``redis://:secret@host``) and a ``password``
+    query parameter. A URL that cannot be parsed is masked whole after its scheme,
+    since where its password is cannot be told.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}{sep}{REDACTED}" if sep else REDACTED
+    netloc = parts.netloc
+    # The host never contains "@", so the user-info ends at the last one.
+    userinfo, at, host = netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon and password:
+            netloc = f"{user}:{REDACTED}@{host}"
+    query = _QUERY_PASSWORD.sub(rf"\g<1>\g<2>{REDACTED}", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    # Built by hand: urlunsplit drops the "//" of unix:///path (an empty host).
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    if query:
+        shown += f"?{query}"
+    return f"{shown}#{parts.fragment}" if parts.fragment else shown
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -267,6 +305,35 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> list[str]:
         """``KAFKA_BOOTSTRAP_SERVERS`` as a list of ``host:port``."""
         return self.kafka_bootstrap_servers.split(",")
+
+    # ---- how secrets are shown ----------------------------------------------------------
+    # KAFKA_SASL_PASSWORD and ASSETSTREAM_API_TOKEN are SecretStr (shown as **********).
+    # REDIS_URL stays a plain str for its users, so its password is masked wherever the
+    # settings are shown: repr(), str() and pydantic's pretty printers all read
+    # __repr_args__.
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in _URL_FIELDS and isinstance(value, str):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting by variable name, safe to print or log: no password, no token."""
+        shown: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = REDACTED
+            elif name in _URL_FIELDS and isinstance(value, str):
+                value = redact_url(value)
+            shown[field.alias or name] = value
+        return shown
+
+
+# Settings that are URLs which may embed a password.
+_URL_FIELDS = frozenset({"redis_url"})
 
 
 def _describe(error: Any) -> str:

@@ -24,12 +24,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from streams.settings import SettingsError, load_settings
+    from streams.terminal import printable
     from streams.topics import topic_names
 
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"assetstream topology: {exc}", file=sys.stderr)
+        print(f"assetstream topology: {printable(str(exc))}", file=sys.stderr)
         return 2
     print(render(settings, topic_names(settings)))
     return 0
@@ -63,8 +64,13 @@ def _topic_table(settings: Settings, n: TopicNames) -> list[str]:
 
 
 def render(settings: Settings, n: TopicNames) -> str:
-    """The whole diagram as text."""
-    from streams.settings import app_id
+    """The whole diagram as text, safe for a terminal: no password, no control characters.
+
+    The prefix, hosts and Redis URL come from the environment, so each line is escaped
+    (`streams.terminal.printable`) and the Redis URL's password is masked.
+    """
+    from streams.settings import app_id, redact_url
+    from streams.terminal import printable
 
     app = app_id(settings)
     projection_group = f"{settings.topic_prefix}assetstream-projection"
@@ -107,7 +113,7 @@ def render(settings: Settings, n: TopicNames) -> str:
         │                                        (reason code, original bytes)
         ├──▶ billing (keep the highest version per key)
         ▼ consumer group {projection_group}
-  projection (in the worker, or assetstream project) ──▶ Redis {settings.redis_url}
+  projection (in the worker, or assetstream project) ──▶ Redis {redact_url(settings.redis_url)}
                                                              │
                                                              ▼
   assetstream api ── http://{settings.api_host}:{settings.api_port}/ (JSON API, OpenAPI at /docs)
@@ -120,4 +126,5 @@ def render(settings: Settings, n: TopicNames) -> str:
         f"Worker health and metrics: http://127.0.0.1:{settings.web_port}/healthz, /metrics",
         "Look inside: assetstream inspect assets.snapshots --from-beginning [--key ASSET_ID]",
     ]
-    return "\n".join([*header, diagram.rstrip("\n"), "", *footer])
+    text = "\n".join([*header, diagram.rstrip("\n"), "", *footer])
+    return "\n".join(printable(line) for line in text.split("\n"))
