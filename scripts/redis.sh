@@ -7,13 +7,17 @@
 #   scripts/redis.sh status   # exit 0 when PING is answered
 #
 # REDIS_URL naming anything but the local default is used as it is (never started).
-# State: .run/redis/{redis.pid,redis.log}; no persistence (the read model is rebuilt
-# from the snapshots topic).
+# State: .run/redis/{redis.pid,redis.log}, data in .run/redis/data/ (append-only file,
+# fsync every second), so a restart keeps the read model. Redis is still only a cache
+# of the compacted topics: when it loses its data anyway (files deleted, FLUSHALL, a
+# Redis without persistence) the projection finds its epoch marker gone and rebuilds
+# the read model from the beginning of the topics by itself (docs/read-side.md).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 REDIS_RUN="${RUN_DIR}/redis"
+REDIS_DATA="${REDIS_RUN}/data"
 PIDFILE="${REDIS_RUN}/redis.pid"
 LOGFILE="${REDIS_RUN}/redis.log"
 
@@ -35,7 +39,7 @@ start() {
         fi
         die "REDIS_URL=${REDIS_URL} does not answer; unset it to start a local redis-server"
     fi
-    mkdir -p "${REDIS_RUN}"
+    mkdir -p "${REDIS_RUN}" "${REDIS_DATA}"
     exec 9>"${REDIS_RUN}/.lock"
     flock -w 60 9 || die "another scripts/redis.sh holds ${REDIS_RUN}/.lock"
     if probe "${DEFAULT_REDIS_URL}" --timeout 2 >/dev/null; then
@@ -48,8 +52,12 @@ start() {
     command -v redis-server >/dev/null || die "redis-server not found: run scripts/install-system-deps.sh (Debian: apt-get install redis-server)"
     log "starting redis-server on 127.0.0.1:${REDIS_LOCAL_PORT} (log: ${LOGFILE})"
     # --daemonize no + our own background job: the pid file is the process we started.
+    # AOF only (no RDB snapshots): at most the last second of writes is lost on a crash,
+    # and the projection re-reads what Redis lacks (its progress is stored with the data).
+    # noeviction: an evicted key would silently vanish from the read model.
     setsid nohup redis-server --bind 127.0.0.1 --port "${REDIS_LOCAL_PORT}" --protected-mode yes \
-        --save '' --appendonly no --dir "${REDIS_RUN}" --logfile "${LOGFILE}" \
+        --save '' --appendonly yes --appendfsync everysec --dir "${REDIS_DATA}" \
+        --maxmemory-policy noeviction --logfile "${LOGFILE}" \
         --daemonize no </dev/null >/dev/null 2>&1 9>&- &
     echo $! >"$PIDFILE"
     local deadline=$((SECONDS + 30))

@@ -1,11 +1,29 @@
-"""Projection of `assets.snapshots` into the Redis read model.
+"""Projection of compacted topics (`assets.snapshots`) into the Redis read model.
 
 A plain aiokafka consumer in its own consumer group (`{prefix}assetstream-projection`),
-so a slow or absent Redis never holds back the stream processor. Offsets are
-committed by hand, and only after every record of a batch is in Redis: while
-Redis is down the projection retries with backoff and commits nothing, so a
-crash or a restart resumes from the last projected record. Writes are
-idempotent (the versioned Lua script), so re-reading records is harmless.
+so a slow or absent Redis never holds back the stream processor. Redis is a
+cache of the topics, and it says itself how far it got:
+
+- Each batch is written in one pipeline that ends with the partitions'
+  progress (`ReadModel.apply_all`), recorded only while the epoch marker is
+  the one this projection knows. A newly assigned partition resumes from that
+  progress, not from the group's commit, so a Redis that lost writes (or came
+  back from an old backup) is re-filled from what it lacks.
+- A Redis that lost its data lost the marker too. The projection checks the
+  marker on start, after every Redis error, with every batch and every
+  `epoch_check_interval_s`; when it is missing it begins a new build (end
+  offsets of every partition taken now as targets) and reads every partition
+  from its beginning. Another projection of the same group seeing a marker it
+  does not know does the same for its own partitions. The build is complete
+  once every partition's progress reaches its target; until then the API
+  answers 503 "rebuilding" for what it cannot find.
+- Offsets are still committed to the group after each batch, so lag shows in
+  Kafka's tools; resuming never depends on them. Writes are idempotent (the
+  versioned Lua scripts), so re-reading records is harmless, and a partition
+  is always read in order, so a tombstone is never undone by an older record.
+
+Redis outages are retried with backoff; their log lines go through a
+`RateLimitFilter` (one line every few seconds, with a count of the rest).
 """
 
 from __future__ import annotations
@@ -13,31 +31,66 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter, Gauge
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streams.readmodel import ReadModel, Tombstone, check, namespace_for
+from streams.readmodel import (
+    Change,
+    Delete,
+    Progress,
+    ProgressUpdate,
+    Put,
+    ReadModel,
+    ReadModelState,
+    RecordKind,
+    check,
+    namespace_for,
+    progress_field,
+)
+from streams.sinks.logfilters import RateLimitFilter
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+    from aiokafka import ConsumerRecord
 
     from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+# Outage reports repeat on every retry: one line every few seconds is enough.
+outage_log = logging.getLogger(f"{__name__}.outage")
+outage_log.addFilter(RateLimitFilter(5.0))
 
 SNAPSHOTS_TOPIC: Final = "assets.snapshots"
 
+# The compacted topics projected from the settings (base name, record kind).
+# To project accounts.mrr (SPEC §10) once the worker publishes it, add the line
+#     ("accounts.mrr", RecordKind.ACCOUNT_MRR),
+# The projection then waits for it, rebuilds it with the others, and keeps its
+# records under `{ns}account-mrr:{account_id}` (ReadModel.get_account_mrr_json).
+PROJECTED_TOPICS: Final[tuple[tuple[str, RecordKind], ...]] = (
+    (SNAPSHOTS_TOPIC, RecordKind.ASSET_SNAPSHOT),
+)
+
+# What an unreachable (or read-only, failed-over) Redis raises.
+REDIS_UNAVAILABLE: Final = (RedisConnectionError, RedisTimeoutError, RedisReadOnlyError, OSError)
+
 PROJECTED = Counter(
     "assetstream_projection_records_total",
-    "Snapshot records read by the Redis projection, by outcome.",
+    "Records read by the Redis projection, by outcome.",
     ["outcome"],  # written | stale | deleted | invalid
 )
 LAG = Gauge(
     "assetstream_projection_lag_records",
-    "Snapshot records on the topic not yet projected and committed (last known highwater).",
+    "Records on the projected topics not yet projected and committed (last known highwater).",
 )
 RESTARTS = Counter(
     "assetstream_projection_restarts_total",
@@ -45,15 +98,40 @@ RESTARTS = Counter(
 )
 REDIS_RETRIES = Counter(
     "assetstream_projection_redis_retries_total",
-    "Redis writes retried by the projection because Redis was unreachable.",
+    "Redis operations retried by the projection because Redis was unreachable.",
 )
+REBUILDS = Counter(
+    "assetstream_projection_rebuilds_total",
+    "Builds of the read model from the beginning of the topics begun by this process.",
+)
+REBUILDING = Gauge(
+    "assetstream_projection_rebuilding",
+    "1 while the read model is being rebuilt from the beginning of the topics, else 0.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectedTopic:
+    """A compacted topic the projection copies into Redis (full name, with the prefix)."""
+
+    topic: str
+    kind: RecordKind
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What one batch did, for `ProjectionConfig.on_batch`."""
+
+    records: int
+    partitions: tuple[str, ...]  # "topic:partition" of the records
+    rebuilding: bool  # the read model was still being rebuilt after this batch
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectionConfig:
     """Everything the projection needs, so tests can run it without the environment."""
 
-    topic: str
+    topics: Sequence[ProjectedTopic]
     group_id: str
     redis_url: str
     namespace: str
@@ -62,13 +140,17 @@ class ProjectionConfig:
     poll_timeout_ms: int = 500
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
+    epoch_check_interval_s: float = 2.0
+    # Awaited after a batch is in Redis, before its commit: an observer (tests
+    # hold a rebuild here to look at it).
+    on_batch: Callable[[BatchReport], Awaitable[None]] | None = None
 
 
 def config_from_settings(settings: Settings) -> ProjectionConfig:
     from streams.settings import aiokafka_kwargs, topic_name
 
     return ProjectionConfig(
-        topic=topic_name(settings, SNAPSHOTS_TOPIC),
+        topics=tuple(ProjectedTopic(topic_name(settings, t), k) for t, k in PROJECTED_TOPICS),
         group_id=f"{settings.topic_prefix}assetstream-projection",
         redis_url=settings.redis_url,
         namespace=namespace_for(settings.topic_prefix),
@@ -77,12 +159,12 @@ def config_from_settings(settings: Settings) -> ProjectionConfig:
 
 
 async def run_projection(settings: Settings, stop_event: asyncio.Event) -> None:
-    """Project snapshots into Redis until `stop_event` is set (the worker's entry point).
+    """Project the topics into Redis until `stop_event` is set (the worker's entry point).
 
     Never raises for an outage: an unexpected error (Kafka unreachable at
     start, a consumer failure) is logged and the projection restarts after a
-    backoff, resuming from the last committed offsets. Cancelling the task
-    stops it too; nothing uncommitted is lost either way.
+    backoff, resuming from what Redis holds. Cancelling the task stops it
+    too; nothing is lost either way.
     """
     config = config_from_settings(settings)
     delay = config.backoff_initial_s
@@ -93,8 +175,7 @@ async def run_projection(settings: Settings, stop_event: asyncio.Event) -> None:
         except Exception:
             RESTARTS.inc()
             log.exception("projection: failed; restarting in %.1fs", delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), timeout=delay)
+        await _sleep(stop_event, delay)
         delay = min(delay * 2, config.backoff_max_s * 6)
 
 
@@ -113,38 +194,30 @@ def open_redis(redis_url: str) -> Any:
 
 
 async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event) -> None:
-    """Consume, write to Redis, commit; repeat until `stop_event` is set."""
-    from aiokafka import AIOKafkaConsumer
-
-    if not await _wait_for_topic(config, stop_event):
+    """Consume, write to Redis with the progress, commit; repeat until `stop_event` is set."""
+    partitions = await _wait_for_topics(config, stop_event)
+    if partitions is None:
         return
     redis = open_redis(config.redis_url)
-    model = ReadModel(redis, config.namespace)
-    kafka_kwargs = dict(config.kafka_kwargs)
     consumer = AIOKafkaConsumer(
-        config.topic,
         group_id=config.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # A long Redis outage keeps us away from getmany(); past this the group
-        # rebalances and the uncommitted records are simply read again.
+        # rebalances and the partitions resume from Redis's progress.
         max_poll_interval_ms=300_000,
-        **kafka_kwargs,
+        **dict(config.kafka_kwargs),
     )
-    await consumer.start()
-    log.info("projection: %s -> redis (group %s)", config.topic, config.group_id)
-    lags: dict[TopicPartition, int] = {}
+    projection = _Projection(config, consumer, ReadModel(redis, config.namespace), partitions)
+    consumer.subscribe([t.topic for t in config.topics], listener=_Rebalance(projection))
     try:
-        while not stop_event.is_set():
-            batch = await consumer.getmany(
-                timeout_ms=config.poll_timeout_ms, max_records=config.batch_size
-            )
-            if not batch:
-                continue
-            changes = _changes_of(batch)
-            if not await _write_with_retry(model, changes, config, stop_event):
-                return  # stopping mid-outage: nothing committed, records are re-read
-            await _commit(consumer, batch, lags)
+        await consumer.start()
+        log.info(
+            "projection: %s -> redis (group %s)",
+            ", ".join(t.topic for t in config.topics),
+            config.group_id,
+        )
+        await projection.run(stop_event)
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()
@@ -152,97 +225,317 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
             await redis.aclose()
 
 
-async def _wait_for_topic(config: ProjectionConfig, stop_event: asyncio.Event) -> bool:
-    """Wait until the snapshots topic exists; False if stopped first.
+class _Projection:
+    """One consumer's projection: the epoch it knows, the partitions to position."""
+
+    def __init__(
+        self,
+        config: ProjectionConfig,
+        consumer: AIOKafkaConsumer,
+        model: ReadModel,
+        partitions: Sequence[TopicPartition],
+    ) -> None:
+        self.config = config
+        self.consumer = consumer
+        self.model = model
+        self.partitions = list(partitions)
+        self.kinds = {t.topic: t.kind for t in config.topics}
+        self.epoch_id: str | None = None
+        self.rebuilding = False
+        # Assigned partitions not yet positioned at Redis's progress (paused).
+        self.pending: set[TopicPartition] = set()
+        self.check_due = True
+        self.last_check = 0.0
+        self.lags: dict[TopicPartition, int] = {}
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Steps until stopped; a Redis outage is retried with backoff, committing nothing."""
+        delay = self.config.backoff_initial_s
+        failures = 0
+        while not stop_event.is_set():
+            try:
+                await self.step()
+            except REDIS_UNAVAILABLE as exc:
+                failures += 1
+                REDIS_RETRIES.inc()
+                outage_log.warning(
+                    "projection: redis unavailable (%s: %s); retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                # On reconnecting: check the marker first, then resume every
+                # partition from what Redis holds (the failed batch included).
+                self.check_due = True
+                self.hold(self.consumer.assignment())
+                await _sleep(stop_event, delay)
+                delay = min(delay * 2, self.config.backoff_max_s)
+                continue
+            if failures:
+                log.info("projection: redis reachable again after %d failed attempts", failures)
+                failures = 0
+                delay = self.config.backoff_initial_s
+
+    async def step(self) -> None:
+        """One round of the projection.
+
+        1. Check the epoch marker when due (start, after a Redis error, every
+           `epoch_check_interval_s`); a missing one begins a rebuild.
+        2. Seek held partitions to the progress Redis recorded for them.
+        3. Write one batch with its progress and commit it; with nothing to
+           read during a rebuild, record where the partitions stand.
+        """
+        # Step 1: know the build in Redis (start, after an error, periodically).
+        interval = self.config.epoch_check_interval_s
+        if self.check_due or time.monotonic() - self.last_check >= interval:
+            await self.sync_epoch()
+        # Step 2: position new or rewound partitions where Redis's progress says.
+        if self.pending:
+            await self.position_pending()
+        # Step 3: one batch, written with its progress, then committed.
+        batch = await self.consumer.getmany(
+            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+        )
+        if batch:
+            await self.write(batch)
+        elif self.rebuilding:
+            # Partitions at their end report it, or the build never completes
+            # where no record is left to read (e.g. trailing control records).
+            await self.record_idle_progress()
+
+    async def sync_epoch(self) -> None:
+        """Adopt the marker in Redis; begin a build when there is none."""
+        epoch = await self.model.epoch()
+        began = False
+        if epoch is None:
+            targets = await self.end_offsets()
+            epoch, began = await self.model.begin_epoch(
+                targets=targets, topics=[t.topic for t in self.config.topics]
+            )
+        if epoch.id != self.epoch_id:
+            if began:
+                REBUILDS.inc()
+                log.warning(
+                    "projection: no epoch marker in Redis (a first start, or Redis lost its "
+                    "data): rebuilding the read model from the beginning of %s (epoch %s)",
+                    ", ".join(epoch.topics),
+                    epoch.id,
+                )
+            elif self.epoch_id is not None:
+                log.warning(
+                    "projection: another projection began epoch %s; reading our partitions "
+                    "from the beginning",
+                    epoch.id,
+                )
+            if began or self.epoch_id is not None:
+                self.hold(self.consumer.assignment())
+            self.epoch_id = epoch.id
+        self.set_rebuilding(epoch.state is not ReadModelState.COMPLETE)
+        self.check_due = False
+        self.last_check = time.monotonic()
+
+    def hold(self, partitions: Iterable[TopicPartition]) -> None:
+        """Pause assigned partitions until `position_pending` seeks them to Redis's progress.
+
+        Paused, no record of theirs is returned from where the consumer happens
+        to be (the group's commit, or past a batch Redis lost).
+        """
+        held = set(partitions) & self.consumer.assignment()
+        if held:
+            self.consumer.pause(*held)
+        self.pending |= held
+
+    def set_rebuilding(self, rebuilding: bool) -> None:
+        self.rebuilding = rebuilding
+        REBUILDING.set(1 if rebuilding else 0)
+
+    async def end_offsets(self) -> dict[str, int]:
+        ends = await self.consumer.end_offsets(self.partitions)
+        return {progress_field(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def position_pending(self) -> None:
+        """Seek each pending partition to its recorded progress (none: the beginning)."""
+        assigned = self.consumer.assignment()
+        self.pending &= assigned
+        tps = sorted(self.pending)
+        fields = {tp: progress_field(tp.topic, tp.partition) for tp in tps}
+        recorded = await self.model.progress(list(fields.values()))
+        fresh = []
+        try:
+            for tp in tps:
+                offset = recorded.get(fields[tp])
+                if offset is None:
+                    fresh.append(tp)
+                else:
+                    self.consumer.seek(tp, offset)
+            if fresh:
+                await self.consumer.seek_to_beginning(*fresh)
+        except IllegalStateError:
+            return  # revoked meanwhile; the listener has updated `pending`
+        self.consumer.resume(*tps)
+        self.pending -= set(tps)
+
+    async def write(
+        self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Write a batch and its progress in one round trip; commit unless the build changed."""
+        changes = self.changes_of(batch)
+        offsets = {
+            progress_field(tp.topic, tp.partition): records[-1].offset + 1
+            for tp, records in batch.items()
+            if records
+        }
+        results, progress = await self.model.apply_all(
+            changes, ProgressUpdate(self.current_epoch(), offsets)
+        )
+        if not self.note_progress(progress):
+            return  # written into a Redis that lost the build: never committed
+        for change, changed in zip(changes, results, strict=True):
+            if isinstance(change, Delete):
+                PROJECTED.labels("deleted").inc()
+            else:
+                PROJECTED.labels("written" if changed else "stale").inc()
+        if self.config.on_batch is not None:
+            records = sum(len(r) for r in batch.values())
+            await self.config.on_batch(BatchReport(records, tuple(offsets), self.rebuilding))
+        await self.commit(batch)
+
+    async def record_idle_progress(self) -> None:
+        offsets: dict[str, int] = {}
+        for tp in self.consumer.assignment() - self.pending:
+            try:
+                offsets[progress_field(tp.topic, tp.partition)] = await self.consumer.position(tp)
+            except IllegalStateError:
+                continue
+        progress = await self.model.record_progress(ProgressUpdate(self.current_epoch(), offsets))
+        self.note_progress(progress)
+
+    def current_epoch(self) -> str:
+        if self.epoch_id is None:  # sync_epoch runs before any write
+            raise RuntimeError("projection: writing before the epoch is known")
+        return self.epoch_id
+
+    def note_progress(self, progress: Progress | None) -> bool:
+        """Follow the answer to a progress write; False when the build was lost."""
+        if progress is Progress.LOST:
+            log.warning(
+                "projection: the epoch marker is gone or changed (Redis lost its data?); "
+                "checking it before going on"
+            )
+            self.check_due = True
+            return False
+        if progress is Progress.COMPLETED:
+            log.info("projection: read model complete (epoch %s)", self.epoch_id)
+        self.set_rebuilding(progress is Progress.REBUILDING)
+        return True
+
+    def changes_of(
+        self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> list[Change]:
+        """The batch's valid records, in order per partition."""
+        changes: list[Change] = []
+        for tp, records in batch.items():
+            kind = self.kinds[tp.topic]
+            for record in records:
+                change = _change_of(record, kind)
+                if change is not None:
+                    changes.append(change)
+        return changes
+
+    async def commit(
+        self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Commit the batch's offsets, then update the lag gauge (per assigned partition)."""
+        from aiokafka.errors import CommitFailedError, KafkaError
+
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions away; their new owner resumes from
+            # Redis's progress, so nothing depends on this commit.
+            log.warning("projection: commit failed (%s); records may be read again", exc)
+            return
+        for tp, offset in offsets.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                self.lags[tp] = max(0, highwater - offset)
+        LAG.set(sum(self.lags.get(tp, 0) for tp in self.consumer.assignment()))
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Holds newly assigned partitions until they are positioned at Redis's progress."""
+
+    def __init__(self, projection: _Projection) -> None:
+        self._projection = projection
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self._projection.pending -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        # The main loop may be inside getmany right now: held, nothing is
+        # returned from the group's commit before the loop seeks.
+        self._projection.hold(assigned)
+
+
+async def _sleep(stop_event: asyncio.Event, delay: float) -> None:
+    """Sleep on the stop event, so a shutdown is not delayed by a backoff."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop_event.wait(), timeout=delay)
+
+
+async def _wait_for_topics(
+    config: ProjectionConfig, stop_event: asyncio.Event
+) -> list[TopicPartition] | None:
+    """Wait until every projected topic exists; its partitions, or None if stopped first.
 
     aiokafka's metadata requests let a broker with auto.create.topics.enable
     create a missing topic with default settings. Subscribing before the
-    worker has created the compacted topic would create a non-compacted one.
+    worker has created a compacted topic would create a non-compacted one, so
+    the topics are listed (which creates nothing) before they are described.
     """
     from aiokafka.admin import AIOKafkaAdminClient
 
+    wanted = [t.topic for t in config.topics]
     delay = config.backoff_initial_s
     while not stop_event.is_set():
         admin = AIOKafkaAdminClient(**dict(config.kafka_kwargs))
         try:
             await admin.start()
-            if config.topic in await admin.list_topics():
-                return True
-            log.info("projection: waiting for topic %s to be created", config.topic)
+            missing = sorted(set(wanted) - set(await admin.list_topics()))
+            if not missing:
+                described = await admin.describe_topics(wanted)
+                return [
+                    TopicPartition(topic["topic"], p["partition"])
+                    for topic in described
+                    for p in topic["partitions"]
+                ]
+            log.info("projection: waiting for topic %s to be created", ", ".join(missing))
         except Exception as exc:
-            log.warning("projection: kafka unavailable (%s); retrying in %.1fs", exc, delay)
+            outage_log.warning("projection: kafka unavailable (%s); retrying in %.1fs", exc, delay)
         finally:
             with contextlib.suppress(Exception):
                 await admin.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), timeout=delay)
+        await _sleep(stop_event, delay)
         delay = min(delay * 2, config.backoff_max_s)
-    return False
+    return None
 
 
-async def _write_with_retry(
-    model: ReadModel,
-    changes: Sequence[bytes | Tombstone],
-    config: ProjectionConfig,
-    stop_event: asyncio.Event,
-) -> bool:
-    """Write a batch until it succeeds (True) or `stop_event` is set (False)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    delay = config.backoff_initial_s
-    while True:
-        try:
-            await _write_batch(model, changes)
-            return True
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            REDIS_RETRIES.inc()
-            log.warning("projection: redis unavailable (%s); retrying in %.1fs", exc, delay)
-        # Sleep on the stop event so a shutdown is not delayed by the backoff.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), timeout=delay)
-        if stop_event.is_set():
-            return False
-        delay = min(delay * 2, config.backoff_max_s)
-
-
-def _changes_of(
-    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-) -> list[bytes | Tombstone]:
-    """The batch's valid records, in order per partition."""
-    changes: list[bytes | Tombstone] = []
-    for records in batch.values():
-        for record in records:
-            change = _change_of(record)
-            if change is not None:
-                changes.append(change)
-    return changes
-
-
-async def _write_batch(model: ReadModel, changes: Sequence[bytes | Tombstone]) -> None:
-    """Write the changes in one pipeline; the Lua script makes repeats no-ops."""
-    results = await model.apply_all(changes)
-    for change, changed in zip(changes, results, strict=True):
-        if isinstance(change, Tombstone):
-            PROJECTED.labels("deleted").inc()
-        else:
-            PROJECTED.labels("written" if changed else "stale").inc()
-
-
-def _change_of(record: ConsumerRecord[bytes, bytes]) -> bytes | Tombstone | None:
+def _change_of(record: ConsumerRecord[bytes, bytes], kind: RecordKind) -> Change | None:
     """What a record asks of the read model; None (logged) for a record to skip."""
     if record.value is None:
         if record.key is None:
             return None
-        return Tombstone(record.key.decode("utf-8", errors="replace"))
+        return Delete(kind, record.key.decode("utf-8", errors="replace"))
     try:
-        check(record.value)
+        check(record.value, kind)
     except ValueError as exc:
         # Our own output topic; a bad record is a producer bug. Skip it loudly
-        # rather than stop projecting every other asset.
+        # rather than stop projecting every other key.
         PROJECTED.labels("invalid").inc()
         log.error(
-            "projection: skipping invalid snapshot at %s[%d]@%d: %s",
+            "projection: skipping invalid %s at %s[%d]@%d: %s",
+            kind.value,
             record.topic,
             record.partition,
             record.offset,
@@ -250,27 +543,4 @@ def _change_of(record: ConsumerRecord[bytes, bytes]) -> bytes | Tombstone | None
         )
         return None
     value: bytes = record.value
-    return value
-
-
-async def _commit(
-    consumer: AIOKafkaConsumer,
-    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-    lags: dict[TopicPartition, int],
-) -> None:
-    """Commit the batch's offsets, then update the lag gauge (per assigned partition)."""
-    from aiokafka.errors import CommitFailedError, KafkaError
-
-    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-    try:
-        await consumer.commit(offsets)
-    except (CommitFailedError, KafkaError) as exc:
-        # A rebalance took the partitions away; their new owner re-reads from
-        # the last commit, and re-writing is idempotent.
-        log.warning("projection: commit failed (%s); records will be re-read", exc)
-        return
-    for tp, offset in offsets.items():
-        highwater = consumer.highwater(tp)
-        if highwater is not None:
-            lags[tp] = max(0, highwater - offset)
-    LAG.set(sum(lags.get(tp, 0) for tp in consumer.assignment()))
+    return Put(kind, value)

@@ -28,8 +28,8 @@ from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from streams.readmodel import ReadModel
-from streams.sinks.redis_projection import ProjectionConfig, project_snapshots
+from streams.readmodel import ReadModel, RecordKind
+from streams.sinks.redis_projection import ProjectedTopic, ProjectionConfig, project_snapshots
 from streams.web.app import ApiConfig, create_app
 
 pytestmark = pytest.mark.integration
@@ -167,7 +167,7 @@ async def api_versions(client: httpx.AsyncClient, asset_ids: list[str]) -> dict[
 
 def make_config(prefix: str, redis_url: str, bootstrap: str) -> ProjectionConfig:
     return ProjectionConfig(
-        topic=f"{prefix}assets.snapshots",
+        topics=(ProjectedTopic(f"{prefix}assets.snapshots", RecordKind.ASSET_SNAPSHOT),),
         group_id=f"{prefix}assetstream-projection",
         redis_url=redis_url,
         namespace=f"{prefix}assetstream:",
@@ -175,6 +175,11 @@ def make_config(prefix: str, redis_url: str, bootstrap: str) -> ProjectionConfig
         backoff_initial_s=0.1,
         backoff_max_s=0.5,
     )
+
+
+def topic_of(config: ProjectionConfig) -> str:
+    """The snapshots topic of a one-topic config."""
+    return config.topics[0].topic
 
 
 # ---- a private redis-server -----------------------------------------------------
@@ -264,8 +269,8 @@ def test_snapshots_produced_to_the_topic_are_visible_through_the_api_with_their_
     ]
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
-        await produce(kafka_bootstrap, config.topic, records)
+        await create_topic(kafka_bootstrap, topic_of(config))
+        await produce(kafka_bootstrap, topic_of(config), records)
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
             expected = {"AST-A": 2, "AST-B": 1, "AST-C": 1}
 
@@ -287,7 +292,7 @@ def test_snapshots_produced_to_the_topic_are_visible_through_the_api_with_their_
 
 
 async def _no_lag(bootstrap: str, config: ProjectionConfig) -> bool:
-    return await lag(bootstrap, config.group_id, config.topic) == 0
+    return await lag(bootstrap, config.group_id, topic_of(config)) == 0
 
 
 def test_an_older_version_arriving_later_does_not_overwrite_a_newer_one(
@@ -297,9 +302,9 @@ def test_an_older_version_arriving_later_does_not_overwrite_a_newer_one(
     config = make_config(prefix, redis_url, kafka_bootstrap)
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
+        await create_topic(kafka_bootstrap, topic_of(config))
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
-            await produce(kafka_bootstrap, config.topic, [snapshot("AST-S", 3, quantity="9")])
+            await produce(kafka_bootstrap, topic_of(config), [snapshot("AST-S", 3, quantity="9")])
 
             async def at_three() -> bool:
                 return await api_versions(api, ["AST-S"]) == {"AST-S": 3}
@@ -308,7 +313,7 @@ def test_an_older_version_arriving_later_does_not_overwrite_a_newer_one(
             # An older version, then a replay of the current one, both after it.
             await produce(
                 kafka_bootstrap,
-                config.topic,
+                topic_of(config),
                 [snapshot("AST-S", 2, quantity="1"), snapshot("AST-S", 3, quantity="9")],
             )
             await wait_for(
@@ -334,9 +339,9 @@ def test_a_redis_outage_pauses_the_projection_without_committing_then_it_catches
     expected = {r["asset_id"]: r["version"] for r in before + during}
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
+        await create_topic(kafka_bootstrap, topic_of(config))
         async with running_projection(config) as task:
-            await produce(kafka_bootstrap, config.topic, before)
+            await produce(kafka_bootstrap, topic_of(config), before)
             async with api_client(own_redis.url, config.namespace) as api:
 
                 async def first_batch_visible() -> bool:
@@ -352,14 +357,14 @@ def test_a_redis_outage_pauses_the_projection_without_committing_then_it_catches
             # Step 1: Redis goes away; new snapshots keep arriving.
             own_redis.stop()
             retries_before = retries_so_far()
-            await produce(kafka_bootstrap, config.topic, during)
+            await produce(kafka_bootstrap, topic_of(config), during)
 
             async def retrying() -> bool:
                 return retries_so_far() >= retries_before + 3
 
             await wait_for(retrying, OUTAGE_NOTICED_TIMEOUT_S, "the projection to retry Redis")
             # Nothing it could not write was committed, and it is still running.
-            assert await lag(kafka_bootstrap, config.group_id, config.topic) == len(during)
+            assert await lag(kafka_bootstrap, config.group_id, topic_of(config)) == len(during)
             assert not task.done()
 
             # Step 2: Redis comes back (with its data); the projection catches up.
@@ -385,10 +390,10 @@ def test_a_projection_stopped_during_an_outage_commits_nothing_and_its_successor
     records = [snapshot(f"AST-{i}", 1, account_id="ACC-CRASH") for i in range(8)]
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
+        await create_topic(kafka_bootstrap, topic_of(config))
         own_redis.stop()
         retries_before = retries_so_far()
-        await produce(kafka_bootstrap, config.topic, records)
+        await produce(kafka_bootstrap, topic_of(config), records)
         async with running_projection(config):
 
             async def retrying() -> bool:
@@ -396,7 +401,7 @@ def test_a_projection_stopped_during_an_outage_commits_nothing_and_its_successor
 
             await wait_for(retrying, OUTAGE_NOTICED_TIMEOUT_S, "the projection to retry Redis")
         # The first projection is gone, and it committed nothing.
-        assert await lag(kafka_bootstrap, config.group_id, config.topic) == len(records)
+        assert await lag(kafka_bootstrap, config.group_id, topic_of(config)) == len(records)
 
         own_redis.start()
         async with running_projection(config):
@@ -422,10 +427,10 @@ def test_a_tombstone_removes_the_asset_and_its_account_entry(
     config = make_config(prefix, redis_url, kafka_bootstrap)
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
+        await create_topic(kafka_bootstrap, topic_of(config))
         target = snapshot("AST-SRC/transfer/evt-7", 1, account_id="ACC-TARGET")
         await produce(
-            kafka_bootstrap, config.topic, [target, snapshot("AST-KEEP", 1, "ACC-TARGET")]
+            kafka_bootstrap, topic_of(config), [target, snapshot("AST-KEEP", 1, "ACC-TARGET")]
         )
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
             await wait_for(
@@ -437,7 +442,7 @@ def test_a_tombstone_removes_the_asset_and_its_account_entry(
             await producer.start()
             try:
                 await producer.send_and_wait(
-                    config.topic, key=target["asset_id"].encode(), value=None
+                    topic_of(config), key=target["asset_id"].encode(), value=None
                 )
             finally:
                 await producer.stop()
@@ -462,7 +467,7 @@ def test_the_projection_waits_for_the_topic_instead_of_auto_creating_it(
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
         await admin.start()
         try:
-            return config.topic in await admin.list_topics()
+            return topic_of(config) in await admin.list_topics()
         finally:
             await admin.close()
 
@@ -470,13 +475,13 @@ def test_the_projection_waits_for_the_topic_instead_of_auto_creating_it(
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
 
             async def waited_twice() -> bool:
-                return caplog.text.count(f"waiting for topic {config.topic}") >= 2
+                return caplog.text.count(f"waiting for topic {topic_of(config)}") >= 2
 
             await wait_for(waited_twice, OUTAGE_NOTICED_TIMEOUT_S, "the projection to wait")
             assert not await topic_exists()
             # The worker creates the compacted topic; the projection then starts.
-            await create_topic(kafka_bootstrap, config.topic)
-            await produce(kafka_bootstrap, config.topic, [snapshot("AST-LATE", 4)])
+            await create_topic(kafka_bootstrap, topic_of(config))
+            await produce(kafka_bootstrap, topic_of(config), [snapshot("AST-LATE", 4)])
 
             async def visible() -> bool:
                 return await api_versions(api, ["AST-LATE"]) == {"AST-LATE": 4}
@@ -493,15 +498,15 @@ def test_a_record_that_is_not_a_snapshot_is_skipped_without_blocking_the_others(
     config = make_config(prefix, redis_url, kafka_bootstrap)
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
+        await create_topic(kafka_bootstrap, topic_of(config))
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
         await producer.start()
         try:
             for value in (b"not json", b'{"asset_id": "AST-BAD"}', b"[1, 2]"):
-                await producer.send_and_wait(config.topic, key=b"AST-BAD", value=value)
+                await producer.send_and_wait(topic_of(config), key=b"AST-BAD", value=value)
         finally:
             await producer.stop()
-        await produce(kafka_bootstrap, config.topic, [snapshot("AST-GOOD", 1)])
+        await produce(kafka_bootstrap, topic_of(config), [snapshot("AST-GOOD", 1)])
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
             await wait_for(
                 lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "every record"
@@ -522,14 +527,14 @@ def test_cancelling_the_projection_task_stops_it_cleanly_for_a_successor(
     config = make_config(prefix, redis_url, kafka_bootstrap)
 
     async def scenario() -> None:
-        await create_topic(kafka_bootstrap, config.topic)
-        await produce(kafka_bootstrap, config.topic, [snapshot("AST-C1", 1)])
+        await create_topic(kafka_bootstrap, topic_of(config))
+        await produce(kafka_bootstrap, topic_of(config), [snapshot("AST-C1", 1)])
         task = asyncio.create_task(project_snapshots(config, asyncio.Event()))
         await wait_for(lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "AST-C1")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, STOP_TIMEOUT_S)
-        await produce(kafka_bootstrap, config.topic, [snapshot("AST-C2", 1)])
+        await produce(kafka_bootstrap, topic_of(config), [snapshot("AST-C2", 1)])
         async with running_projection(config), api_client(redis_url, config.namespace) as api:
 
             async def both() -> bool:
