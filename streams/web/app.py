@@ -5,12 +5,17 @@ Routes: `/assets/{id}`, `/assets/{id}/state`, `/accounts/{id}/assets`, `/healthz
 Swagger's `/docs` is disabled: it loads its script from a CDN, and the API must
 work offline; `/openapi.json` is the document.
 
-When a token is configured every route but `/healthz` requires it (see `guard.Guard`).
+When a token is configured every route but `/healthz` requires it (see `guard.Guard`);
+`/healthz` then says only up or down to a request without it.
+
+While the read model is not complete (being rebuilt from the topics, or its
+marker is gone because Redis lost its data), what cannot be found is answered
+503 "read model rebuilding" with Retry-After instead of 404, and account views
+are 503 too: they cannot know whether all their assets are back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -25,11 +30,20 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streams.readmodel import ReadModel, namespace_for
+from streams.readmodel import ReadModel, ReadModelState, namespace_for
 from streams.web import models
-from streams.web.guard import Guard, RequestMetrics
-from streams.web.health import check_kafka, check_redis
-from streams.web.pages import PAGE_CSP, STATIC_FILES, etag_of, read_static, render_page
+from streams.web.guard import AUTHENTICATED, Guard, RequestMetrics
+from streams.web.health import HealthCheck
+from streams.web.logs import outage_log, printable
+from streams.web.pages import (
+    PAGE_CSP,
+    REBUILD_RETRY_S,
+    STATIC_FILES,
+    etag_of,
+    read_static,
+    render_page,
+    render_rebuilding,
+)
 from streams.web.state import state_at, total_mrr_by_currency
 
 if TYPE_CHECKING:
@@ -50,6 +64,8 @@ class ApiConfig:
     kafka_kwargs: Mapping[str, Any] = field(default_factory=dict)
     token: str | None = None
     health_timeout_s: float = 3.0
+    # /healthz answers from one check for this long (a probe per second costs one check).
+    health_cache_s: float = 2.0
 
 
 def config_from_settings(settings: Settings) -> ApiConfig:
@@ -68,11 +84,31 @@ def config_from_settings(settings: Settings) -> ApiConfig:
 class ApiError(Exception):
     """An error answered as JSON `{"error": message, **extra}`."""
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
         self.extra = extra
+
+
+def rebuilding_error(state: ReadModelState, **ids: str) -> ApiError:
+    """503 for what is not back yet while the read model is rebuilt."""
+    return ApiError(
+        503,
+        "read model rebuilding",
+        headers={"Retry-After": str(REBUILD_RETRY_S)},
+        read_model=state.value,
+        **ids,
+    )
+
+
+async def _missing(model: ReadModel, error: ApiError, **ids: str) -> ApiError:
+    """`error` (a 404) if the read model is complete, else the 503 "rebuilding"."""
+    state = await model.state()
+    return error if state is ReadModelState.COMPLETE else rebuilding_error(state, **ids)
 
 
 def parse_date_param(name: str, value: str | None) -> date | None:
@@ -89,6 +125,10 @@ def parse_date_param(name: str, value: str | None) -> date | None:
             f"{name} must be a calendar date YYYY-MM-DD, got {value!r}",
             parameter=name,
         ) from None
+
+
+def unknown_asset(asset_id: str) -> ApiError:
+    return ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
 
 
 def _account_row(snapshot: Mapping[str, Any], on: date | None) -> dict[str, Any]:
@@ -135,7 +175,15 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
                 retry=Retry(NoBackoff(), 1),
             )
             client = Redis.from_pool(pool)
-        app.state.model = ReadModel(client, config.namespace)
+        model = ReadModel(client, config.namespace)
+        app.state.model = model
+        app.state.health = HealthCheck(
+            model,
+            config.kafka_kwargs,
+            config.snapshots_topic,
+            timeout_s=config.health_timeout_s,
+            ttl_s=config.health_cache_s,
+        )
         try:
             yield
         finally:
@@ -160,7 +208,9 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, **exc.extra}, status_code=exc.status)
+        return JSONResponse(
+            {"error": exc.message, **exc.extra}, status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -188,14 +238,24 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
-    async def redis_down(_: Request, exc: Exception) -> JSONResponse:
+    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+        outage_log.warning(
+            "api: read model unavailable answering %s %s (%s: %s)",
+            request.method,
+            printable(request.scope.get("path", "")),
+            type(exc).__name__,
+            exc,
+        )
         return JSONResponse(
             {"error": "read model unavailable", "detail": f"{type(exc).__name__}: {exc}"},
             status_code=503,
             headers={"Retry-After": "5"},
         )
 
-    not_found: dict[int | str, dict[str, Any]] = {404: {"model": models.ErrorModel}}
+    not_found: dict[int | str, dict[str, Any]] = {
+        404: {"model": models.ErrorModel},
+        503: {"model": models.ErrorModel, "description": "Redis unreachable, or rebuilding"},
+    }
     bad_date: dict[int | str, dict[str, Any]] = {422: {"model": models.ErrorModel}}
 
     # ---- JSON API -----------------------------------------------------------
@@ -221,9 +281,10 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         ] = None,
     ) -> JSONResponse:
         on = parse_date_param("as_of", as_of)
-        snapshot = await model_of(request).get_snapshot(asset_id)
+        model = model_of(request)
+        snapshot = await model.get_snapshot(asset_id)
         if snapshot is None:
-            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
+            raise await _missing(model, unknown_asset(asset_id), asset_id=asset_id)
         day = on or date.fromisoformat(snapshot["as_of"])
         return JSONResponse(state_at(snapshot, day).to_dict())
 
@@ -235,9 +296,10 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         tags=["assets"],
     )
     async def get_asset(request: Request, asset_id: AssetId) -> Response:
-        raw = await model_of(request).get_snapshot_json(asset_id)
+        model = model_of(request)
+        raw = await model.get_snapshot_json(asset_id)
         if raw is None:
-            raise ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
+            raise await _missing(model, unknown_asset(asset_id), asset_id=asset_id)
         return Response(raw, media_type="application/json")
 
     @app.get(
@@ -260,6 +322,11 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
     async def _account_view(request: Request, account_id: str, as_of: str | None) -> dict[str, Any]:
         on = parse_date_param("as_of", as_of)
         model = model_of(request)
+        # An account is whole only in a complete read model: while it is rebuilt
+        # some of its assets may not be back, and a partial total would mislead.
+        state = await model.state()
+        if state is not ReadModelState.COMPLETE:
+            raise rebuilding_error(state, account_id=account_id)
         snapshots = await model.get_snapshots(await model.account_asset_ids(account_id))
         if not snapshots:
             raise ApiError(404, f"unknown account {account_id!r}", account_id=account_id)
@@ -277,17 +344,17 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         "/healthz",
         response_class=JSONResponse,
         responses={200: {"model": models.HealthModel}, 503: {"model": models.HealthModel}},
-        summary="Redis and Kafka reachability (never needs the token)",
+        summary="Redis and Kafka reachability (never needs the token; details only with it)",
         tags=["operations"],
     )
     async def healthz(request: Request) -> JSONResponse:
-        redis_check, kafka_check = await asyncio.gather(
-            check_redis(model_of(request), config.health_timeout_s),
-            check_kafka(config.kafka_kwargs, config.snapshots_topic, config.health_timeout_s),
-        )
-        ok = bool(redis_check["ok"]) and bool(kafka_check["ok"])
-        body = {"status": "ok" if ok else "unavailable", "redis": redis_check, "kafka": kafka_check}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        health: HealthCheck = request.app.state.health
+        report = await health.report()
+        body: dict[str, object] = {"status": "ok" if report.ok else "unavailable"}
+        # Errors name internal hosts and ports: only for those holding the token.
+        if request.scope.get(AUTHENTICATED, False):
+            body.update(report.details)
+        return JSONResponse(body, status_code=200 if report.ok else 503)
 
     @app.get(
         "/metrics",
@@ -318,20 +385,29 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
 
     # ---- pages --------------------------------------------------------------
 
+    page_headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
+
     def page(kind: str, title: str, data: bytes | str, status: int = 200) -> HTMLResponse:
         body = render_page(page_template, kind, title, data)
-        return HTMLResponse(
-            body,
-            status_code=status,
-            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"},
-        )
+        return HTMLResponse(body, status_code=status, headers=page_headers)
+
+    def not_found_page(kind: str, item_id: str, error: ApiError) -> HTMLResponse:
+        if error.status == 503:
+            return HTMLResponse(
+                render_rebuilding(kind, item_id),
+                status_code=503,
+                headers={**page_headers, **error.headers},
+            )
+        missing = json.dumps({"kind": kind, "id": item_id})
+        return page("notfound", f"{kind.capitalize()} {item_id} not found", missing, 404)
 
     @app.get("/ui/assets/{asset_id:path}", response_class=HTMLResponse, tags=["pages"])
     async def asset_page(request: Request, asset_id: AssetId) -> HTMLResponse:
-        raw = await model_of(request).get_snapshot_json(asset_id)
+        model = model_of(request)
+        raw = await model.get_snapshot_json(asset_id)
         if raw is None:
-            missing = json.dumps({"kind": "asset", "id": asset_id})
-            return page("notfound", f"Asset {asset_id} not found", missing, 404)
+            error = await _missing(model, unknown_asset(asset_id), asset_id=asset_id)
+            return not_found_page("asset", asset_id, error)
         return page("asset", f"Asset {asset_id}", raw)
 
     @app.get("/ui/accounts/{account_id:path}", response_class=HTMLResponse, tags=["pages"])
@@ -339,10 +415,9 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         try:
             view = await _account_view(request, account_id, None)
         except ApiError as exc:
-            if exc.status != 404:
+            if exc.status not in (404, 503):
                 raise
-            missing = json.dumps({"kind": "account", "id": account_id})
-            return page("notfound", f"Account {account_id} not found", missing, 404)
+            return not_found_page("account", account_id, exc)
         return page("account", f"Account {account_id}", json.dumps(view))
 
     @app.get("/ui/static/{name}", include_in_schema=False)

@@ -107,6 +107,8 @@ class AccountAssetsModel(BaseModel):
 
 
 class ErrorModel(BaseModel):
+    """`{"error": ...}`; 503 "read model rebuilding" adds `read_model` (rebuilding or missing)."""
+
     model_config = ConfigDict(extra="allow")
 
     error: str
@@ -114,5 +116,11 @@ class ErrorModel(BaseModel):
 
 class HealthModel(BaseModel):
     status: str = Field(description="ok or unavailable")
-    redis: dict[str, object]
-    kafka: dict[str, object]
+    redis: dict[str, object] | None = Field(
+        None,
+        description="PING latency or error, and read_model (complete, rebuilding or missing); "
+        "only with the token, or when the API has none",
+    )
+    kafka: dict[str, object] | None = Field(
+        None, description="Metadata latency or error; only with the token, or when the API has none"
+    )

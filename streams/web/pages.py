@@ -2,6 +2,8 @@
 
 The page is a single response (one Redis read) and works offline: no CDN, no
 build step. The script draws everything with textContent, never innerHTML.
+While the read model is rebuilt, a page that cannot be drawn yet is a small
+server-rendered notice that reloads itself (`render_rebuilding`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,34 @@ PAGE_CSP: Final = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _PLACEHOLDER: Final = re.compile(r"__(TITLE|PAGE|DATA)__")
+# Seconds a client should wait while the read model is rebuilt (Retry-After, page reload).
+REBUILD_RETRY_S: Final = 5
+_REBUILDING_PAGE: Final = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{retry}">
+<title>{title} · assetstream</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/ui/static/style.css">
+</head>
+<body data-page="rebuilding">
+<header class="topbar">
+  <span class="brand" aria-hidden="true">◆</span>
+  <span class="brand-name">assetstream</span>
+  <span class="brand-sub">Asset lifecycle</span>
+</header>
+<main id="app" data-testid="app" data-ready="true">
+  <section class="card" data-testid="rebuilding">
+    <h1>Read model rebuilding</h1>
+    <p>{what} is not back in the read model yet: it is being rebuilt from the snapshots
+    topic. This page reloads in {retry} seconds.</p>
+  </section>
+</main>
+</body>
+</html>
+"""
 
 
 def read_static(name: str) -> bytes:
@@ -51,3 +81,10 @@ def render_page(template: str, kind: str, title: str, data: bytes | str) -> str:
     values = {"TITLE": html.escape(title, quote=True), "PAGE": kind, "DATA": json_for_script(data)}
     # One pass, so a placeholder-like text inside an id or the data stays text.
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def render_rebuilding(kind: str, item_id: str) -> str:
+    """The notice for an asset or account page while the read model is rebuilt."""
+    label = "Account" if kind == "account" else "Asset"
+    what = html.escape(f"{label} {item_id}", quote=True)
+    return _REBUILDING_PAGE.format(retry=REBUILD_RETRY_S, title=what, what=what)

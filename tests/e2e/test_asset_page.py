@@ -140,6 +140,7 @@ def api_url(redis_url: str, engine_snapshots: list[dict[str, Any]]) -> Iterator[
         model = ReadModel(client, namespace)
         for snapshot in (CAPRICORN, PAYROLL, *engine_snapshots):
             await model.put_snapshot(json.dumps(snapshot))
+        await model.begin_epoch(targets={})  # a finished build: unknown ids are 404
         await client.aclose()
 
     # Playwright's sync API owns an event loop on this thread; seed on another.

@@ -1,8 +1,9 @@
 """The HTTP API against the real Redis (and the real broker for /healthz).
 
 Snapshots are written with the read model's own versioned write under a fresh
-namespace per test; the app runs in-process (its lifespan opens a real Redis
-client) and is called over httpx's ASGI transport.
+namespace per test, which is then marked complete (as a finished build is);
+the app runs in-process (its lifespan opens a real Redis client) and is
+called over httpx's ASGI transport.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from streams.readmodel import ReadModel
+from streams.readmodel import ProgressUpdate, ReadModel
 from streams.web.app import ApiConfig, create_app
 from tests.support.snapshots import CAPRICORN
 
@@ -59,14 +60,22 @@ async def api(
     token: str | None = None,
     kafka: str = "127.0.0.1:9",
     seed: tuple[dict[str, Any], ...] = (CAPRICORN, JPY_ASSET, SECOND_USD),
+    namespace: str | None = None,
+    complete: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app over a fresh namespace holding `seed`, with an httpx client bound to it."""
-    namespace = f"it-api-{uuid.uuid4().hex[:12]}:"
+    """The app over a namespace holding `seed`, with an httpx client bound to it.
+
+    `complete=False` leaves the read model without its marker (never built, or
+    Redis lost its data).
+    """
+    namespace = namespace or fresh_namespace()
     redis = Redis.from_url(redis_url)
     try:
         model = ReadModel(redis, namespace)
         for snapshot in seed:
             assert await model.put_snapshot(json.dumps(snapshot))
+        if complete:
+            await model.begin_epoch(targets={})  # nothing left to read: complete
     finally:
         await redis.aclose()
     app = create_app(
@@ -84,6 +93,10 @@ async def api(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c,
     ):
         yield c
+
+
+def fresh_namespace() -> str:
+    return f"it-api-{uuid.uuid4().hex[:12]}:"
 
 
 def run(redis_url: str, body: Callable[[httpx.AsyncClient], Awaitable[None]], **kw: Any) -> None:
@@ -320,11 +333,13 @@ def test_a_page_token_in_the_url_becomes_a_cookie_and_leaves_the_url(redis_url: 
 
 def test_healthz_reports_redis_and_kafka_reachable(redis_url: str, kafka_bootstrap: str) -> None:
     async def body(c: httpx.AsyncClient) -> None:
-        response = await c.get("/healthz")
+        assert (await c.get("/healthz")).json() == {"status": "ok"}
+        response = await c.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 200, response.text
         health = response.json()
         assert health["status"] == "ok"
         assert health["redis"]["ok"] is True
+        assert health["redis"]["read_model"] == "complete"
         assert health["kafka"]["ok"] is True
 
     run(redis_url, body, token=TOKEN, kafka=kafka_bootstrap)
@@ -421,3 +436,60 @@ def test_markup_in_a_snapshot_stays_data_inside_the_page(redis_url: str) -> None
         assert json.loads(embedded) == hostile
 
     run(redis_url, body, seed=(hostile,))
+
+
+# ---- while the read model is rebuilt ---------------------------------------------------
+
+
+def test_while_the_read_model_is_rebuilt_what_is_not_back_is_503_not_404(redis_url: str) -> None:
+    namespace = fresh_namespace()
+
+    async def body(c: httpx.AsyncClient) -> None:
+        redis = Redis.from_url(redis_url)
+        model = ReadModel(redis, namespace)
+        try:
+            # A build that still has records to read (a projection began it).
+            epoch, began = await model.begin_epoch(targets={"t:0": 5, "t:1": 0})
+            assert began and epoch.state.value == "rebuilding"
+            for path in ("/assets/AST-NOPE", "/assets/AST-NOPE/state", "/accounts/ACC-X/assets"):
+                response = await c.get(path)
+                assert response.status_code == 503, path
+                assert response.json()["error"] == "read model rebuilding"
+                assert response.json()["read_model"] == "rebuilding"
+                assert response.headers["retry-after"] == "5"
+            # What is back is served; an account may be partial, so it waits.
+            assert (await c.get("/assets/AST-QBO-CAPRICORN")).status_code == 200
+            assert (await c.get("/accounts/ACC-CAPRICORN/assets")).status_code == 503
+            page = await c.get("/ui/assets/AST-NOPE")
+            assert page.status_code == 503
+            assert 'data-testid="rebuilding"' in page.text
+            assert page.headers["retry-after"] == "5"
+            account_page = await c.get("/ui/accounts/ACC-CAPRICORN")
+            assert account_page.status_code == 503
+            # The projection reaches the targets: complete, and unknown is unknown again.
+            assert (await model.record_progress(ProgressUpdate(epoch.id, {"t:0": 5}))).value == (
+                "completed"
+            )
+            assert (await c.get("/assets/AST-NOPE")).status_code == 404
+            assert (await c.get("/accounts/ACC-CAPRICORN/assets")).status_code == 200
+            assert (await c.get("/ui/assets/AST-NOPE")).status_code == 404
+        finally:
+            await redis.aclose()
+
+    run(redis_url, body, namespace=namespace, complete=False)
+
+
+def test_a_read_model_without_its_marker_is_503_rebuilding_not_404(redis_url: str) -> None:
+    async def body(c: httpx.AsyncClient) -> None:
+        response = await c.get("/assets/AST-NOPE")
+        assert response.status_code == 503
+        assert response.json() == {
+            "error": "read model rebuilding",
+            "read_model": "missing",
+            "asset_id": "AST-NOPE",
+        }
+        assert (await c.get("/assets/AST-QBO-CAPRICORN")).status_code == 200
+        health = (await c.get("/healthz")).json()
+        assert health["redis"]["read_model"] == "missing"
+
+    run(redis_url, body, complete=False)
