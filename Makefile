@@ -22,12 +22,37 @@ help:
 
 venv: $(VENV_STAMP)
 
-# Re-installs only when pyproject.toml is newer than the stamp.
-$(VENV_STAMP): pyproject.toml
+# Every package, pip and the build backend included, comes from the hash-checked lock
+# (runtime + dev, Python 3.11, Linux x86_64); the project itself is then installed with
+# no resolving and no build isolation, so nothing unhashed is downloaded. Re-installs
+# when the lock or pyproject.toml is newer than the stamp.
+LOCK := requirements.lock
+PIP := $(VENV)/bin/python -m pip --quiet --disable-pip-version-check
+
+$(VENV_STAMP): $(LOCK) pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Regenerates the lock from pyproject.toml with uv, run from a throwaway venv under
+# .cache/ (never the project's). Versions already locked are kept unless
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME) asks for newer ones.
+UV_VERSION := 0.13.9
+LOCK_TOOLS := .cache/lock-tools
+LOCK_ARGS ?=
+# Locked too, though no package depends on them: pip, and the build backend that
+# `pip install --no-build-isolation -e .` uses (pyproject's [build-system]).
+LOCK_EXTRAS := 'pip' 'setuptools>=69' 'wheel'
+
+.PHONY: lock
+lock:
+	@test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	printf '%s\n' $(LOCK_EXTRAS) | $(LOCK_TOOLS)/bin/uv pip compile --quiet pyproject.toml - \
+		--extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
+		--output-file $(LOCK) $(LOCK_ARGS)
 
 up: venv
 	@bash scripts/up.sh
