@@ -48,7 +48,10 @@ class Period:
     """A half-open span [start, end) with constant tranches (oldest first).
 
     `quantity` and `value` (Σ quantity × unit price) travel with the tranches so
-    that an upsell on a long history costs O(1) instead of re-summing every tranche.
+    that a change on a long history costs O(1) instead of re-summing every tranche.
+    Adjacent tranches at one unit price are kept merged: no rule can tell them apart
+    (LIFO removal takes the same units at the same price either way), and merging keeps
+    a period's tranche list as short as its distinct prices, not its number of upsells.
     Build with `Period.of`; derive with `spanning`, `appended`.
     """
 
@@ -60,20 +63,30 @@ class Period:
 
     @classmethod
     def of(cls, start: date, end: date, tranches: tuple[Tranche, ...]) -> Period:
-        quantity = sum((t.quantity for t in tranches), Fraction(0))
-        value = sum((t.quantity * t.unit_price for t in tranches), Fraction(0))
-        return cls(start, end, tranches, quantity, value)
+        merged: list[Tranche] = []
+        for tranche in tranches:
+            if merged and merged[-1].unit_price == tranche.unit_price:
+                merged[-1] = Tranche(merged[-1].quantity + tranche.quantity, tranche.unit_price)
+            else:
+                merged.append(tranche)
+        quantity = sum((t.quantity for t in merged), Fraction(0))
+        value = sum((t.quantity * t.unit_price for t in merged), Fraction(0))
+        return cls(start, end, tuple(merged), quantity, value)
 
     def spanning(self, start: date, end: date) -> Period:
         return Period(start, end, self.tranches, self.quantity, self.value)
 
-    def appended(self, tranche: Tranche) -> Period:
+    def appended(self, tranche: Tranche, value: Fraction | None = None) -> Period:
+        """This period with `tranche` added on top (`value`: its quantity × price, if known)."""
+        added = tranche.quantity * tranche.unit_price if value is None else value
+        tranches = self.tranches
+        if tranches and tranches[-1].unit_price == tranche.unit_price:
+            top = tranches[-1]
+            tranches = (*tranches[:-1], Tranche(top.quantity + tranche.quantity, top.unit_price))
+        else:
+            tranches = (*tranches, tranche)
         return Period(
-            self.start,
-            self.end,
-            (*self.tranches, tranche),
-            self.quantity + tranche.quantity,
-            self.value + tranche.quantity * tranche.unit_price,
+            self.start, self.end, tranches, self.quantity + tranche.quantity, self.value + added
         )
 
 

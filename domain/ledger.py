@@ -1,10 +1,19 @@
-"""One asset's ledger: its event set, fold, pending clocks and published version (SPEC §4.6, §5).
+"""One asset's ledger: its entries, fold, pending clocks and published version (SPEC §4.6, §5).
 
 Every message that reaches an asset ends in exactly one place: applied,
 duplicate (the last snapshot is re-published), pending (visible in the
-snapshot), or dead-lettered (a conflict now, or a pending event after its
-grace). The worker and `assetstream replay` drive the same functions; the
-clock (`as_of`, `now`) is always passed in.
+snapshot), or dead-lettered (a pending event after its grace). Conflicts —
+an event id seen before with other content — are decided by the event-id
+registry (`domain.registry`), never here: an asset holds a second copy of an
+action id until the registry revokes one of the two, so a message whose id
+conflicts on several assets is dead-lettered once, by one place.
+
+Entries carry a sequence number so a store can keep one row per entry and
+write only the entries a step changed (`Step.written`) plus a small head: an
+event at the end of a long history writes a constant number of bytes.
+
+The worker and `assetstream replay` drive the same functions; the clock
+(`as_of`, `now`) is always passed in.
 """
 
 from __future__ import annotations
@@ -13,14 +22,13 @@ import bisect
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from domain import fold as folding
 from domain.events import AssetTransferred, Period, TransferReceived, sort_key
-from domain.idempotency import Seen, classify
-from domain.ledger_types import DeadLetter, Delivery, Outcome, Step
-from domain.reasons import ReasonCode
-from domain.snapshot import head_at, render
-from domain.snapshot_types import AssetSnapshot
-from domain.state import EMPTY_FOLD, AssetTerms, FoldState, PendingEvent
+from domain.fold import FoldLog
+from domain.ledger_types import DeadLetter, Delivery, Entry, EntryStatus, Outcome, Step
+from domain.snapshot import head_at
+from domain.state import AssetTerms, FoldState, PendingEvent, SortKey, TransferOut
+
+_EMPTY_LOG = FoldLog.of(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +55,18 @@ class PublishedHead:
 @dataclass(frozen=True, slots=True)
 class AssetLedger:
     asset_id: str
-    entries: tuple[Delivery, ...]  # live events (applied or pending), in fold order
-    fingerprints: tuple[tuple[str, str], ...]  # (action_id, fingerprint), sorted; never forgets
-    dead_lettered: tuple[str, ...]  # action ids dead-lettered after their grace
-    fold: FoldState
+    entries: tuple[Entry, ...]  # every entry, sorted by (action_id, seq)
+    log: FoldLog  # the live entries' events, folded
+    next_seq: int
     pending_since: tuple[PendingClock, ...]
+    revoked: tuple[tuple[str, str], ...]  # (event_id, fingerprint) ruled conflicts, sorted
     version: int
     published: PublishedHead | None
     updated_by_event_id: str | None
+
+    @property
+    def fold(self) -> FoldState:
+        return self.log.state
 
     @property
     def exists(self) -> bool:
@@ -64,18 +76,52 @@ class AssetLedger:
     def account_id(self) -> str | None:
         return self.fold.terms.account_id if self.fold.terms else None
 
+    def entries_for(self, action_id: str) -> tuple[Entry, ...]:
+        start = bisect.bisect_left(self.entries, action_id, key=lambda e: e.action_id)
+        end = bisect.bisect_right(self.entries, action_id, lo=start, key=lambda e: e.action_id)
+        return self.entries[start:end]
+
+    def entry(self, seq: int) -> Entry | None:
+        return next((e for e in self.entries if e.seq == seq), None)
+
 
 def new_ledger(asset_id: str) -> AssetLedger:
     return AssetLedger(
         asset_id=asset_id,
         entries=(),
-        fingerprints=(),
-        dead_lettered=(),
-        fold=EMPTY_FOLD,
+        log=_EMPTY_LOG,
+        next_seq=0,
         pending_since=(),
+        revoked=(),
         version=0,
         published=None,
         updated_by_event_id=None,
+    )
+
+
+def restore(
+    asset_id: str,
+    entries: tuple[Entry, ...],
+    *,
+    pending_since: tuple[PendingClock, ...],
+    revoked: tuple[tuple[str, str], ...],
+    version: int,
+    published: PublishedHead | None,
+    updated_by_event_id: str | None,
+) -> AssetLedger:
+    """A ledger rebuilt from stored entries and head fields (the fold is computed again)."""
+    ordered = tuple(sorted(entries, key=lambda e: (e.action_id, e.seq)))
+    live = (e.delivery.event for e in ordered if e.status is EntryStatus.LIVE)
+    return AssetLedger(
+        asset_id=asset_id,
+        entries=ordered,
+        log=FoldLog.of(live),
+        next_seq=max((e.seq for e in ordered), default=-1) + 1,
+        pending_since=pending_since,
+        revoked=revoked,
+        version=version,
+        published=published,
+        updated_by_event_id=updated_by_event_id,
     )
 
 
@@ -84,30 +130,63 @@ def receive(ledger: AssetLedger, delivery: Delivery, *, as_of: date, now: dateti
     event = delivery.event
     if isinstance(event, TransferReceived):
         return _receive_transfer(ledger, delivery, as_of=as_of, now=now)
-    previous = _fingerprint_of(ledger, event.action_id)
-    seen = classify(previous, delivery.fingerprint)
-    if seen is Seen.DUPLICATE:
+    same_id = ledger.entries_for(event.action_id)
+    if any(e.delivery.fingerprint == delivery.fingerprint for e in same_id):
+        if any(e.status is EntryStatus.REVOKED and e.delivery.fingerprint == delivery.fingerprint
+               for e in same_id):  # fmt: skip
+            return Step(ledger, None)  # the registry already dead-lettered this content
         return _duplicate(ledger)
-    if seen is Seen.CONFLICT:
-        letter = DeadLetter(
-            event_id=event.event_id,
-            reason_code=ReasonCode.DUPLICATE_CONFLICT,
-            reason=f"event id {event.event_id!r} was seen before with different content",
-            source=delivery.source,
-            dead_lettered_at=now,
-        )
-        return Step(ledger, Outcome.DEAD_LETTERED, None, (letter,), ())
-    entries = _insert_entry(ledger.entries, delivery)
-    fingerprints = _insert_fingerprint(ledger.fingerprints, event.action_id, delivery.fingerprint)
-    if folding.can_extend(ledger.fold, event):
-        new_fold = folding.extend(ledger.fold, event)
-        applied = bool(new_fold.actions) and new_fold.actions[-1].action_id == event.action_id
-    else:
-        new_fold = folding.fold(d.event for d in entries)
-        applied = any(a.action_id == event.action_id for a in new_fold.actions)
-    updated = replace(ledger, entries=entries, fingerprints=fingerprints)
+    if _is_revoked(ledger, event.event_id, delivery.fingerprint):
+        return Step(ledger, None)  # ruled a conflict before it arrived here
+    blocking = (EntryStatus.LIVE, EntryStatus.DEAD, EntryStatus.HELD)
+    if any(e.status in blocking for e in same_id):
+        entries, entry = _add_entry(ledger, delivery, EntryStatus.HELD)
+        held = replace(ledger, entries=entries, next_seq=ledger.next_seq + 1)
+        return Step(held, Outcome.HELD, written=(entry,))
+    entries, entry = _add_entry(ledger, delivery, EntryStatus.LIVE)
+    updated = replace(ledger, entries=entries, next_seq=ledger.next_seq + 1)
+    log = ledger.log.adding(event)
+    applied = _is_applied(log, event.action_id)
     outcome = Outcome.APPLIED if applied else Outcome.PENDING
-    return _publish(updated, new_fold, outcome, event.event_id, as_of=as_of, now=now)
+    return _adopt(updated, log, outcome, event.event_id, as_of=as_of, now=now,
+                  written=(entry,))  # fmt: skip
+
+
+def revoke(
+    ledger: AssetLedger, event_id: str, fingerprint: str, *, as_of: date, now: datetime
+) -> Step:
+    """The registry ruled this content of `event_id` a duplicate_conflict (and dead-lettered it).
+
+    Its live copies leave the fold and a held copy of the same action id, if any, takes
+    their place; a copy that arrives later is dropped.
+    """
+    revoked = ledger.revoked
+    if (event_id, fingerprint) not in revoked:
+        revoked = tuple(sorted((*revoked, (event_id, fingerprint))))
+    hit = [e for e in ledger.entries
+           if e.delivery.event.event_id == event_id and e.delivery.fingerprint == fingerprint
+           and e.status is not EntryStatus.REVOKED]  # fmt: skip
+    if not hit:
+        return Step(replace(ledger, revoked=revoked), None)
+    changed = {e.seq: replace(e, status=EntryStatus.REVOKED) for e in hit}
+    removed_live = {e.action_id for e in hit if e.status is EntryStatus.LIVE}
+    promoted = []
+    for action_id in sorted(removed_live):
+        held = [e for e in ledger.entries_for(action_id)
+                if e.status is EntryStatus.HELD and e.seq not in changed]  # fmt: skip
+        if held:
+            first = min(held, key=lambda e: e.seq)
+            changed[first.seq] = replace(first, status=EntryStatus.LIVE)
+            promoted.append(first.delivery.event)
+    entries = tuple(changed.get(e.seq, e) for e in ledger.entries)
+    updated = replace(ledger, entries=entries, revoked=revoked)
+    written = tuple(changed[seq] for seq in sorted(changed))
+    if not removed_live:
+        return Step(updated, None, written=written)
+    remove = [i for i, e in enumerate(ledger.log.events) if _live_hit(e, hit)]
+    log = ledger.log.edited(remove=remove, add=promoted)
+    return _adopt(updated, log, None, ledger.updated_by_event_id, as_of=as_of, now=now,
+                  written=written)  # fmt: skip
 
 
 def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta | None) -> Step:
@@ -119,48 +198,47 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
         if p.action_id in since and (grace is None or since[p.action_id] + grace <= now)
     ]
     if not due:
-        return Step(ledger, None, None, (), ())
+        return Step(ledger, None)
     due_ids = {p.action_id for p in due}
-    sources = {d.event.action_id: d.source for d in ledger.entries}
+    live = {e.action_id: e for e in ledger.entries if e.status is EntryStatus.LIVE}
     letters = tuple(
         DeadLetter(
             event_id=p.event_id,
             reason_code=p.reason_code,
             reason=f"{p.reason} (pending since {since[p.action_id].isoformat()}; grace ended)",
-            source=sources.get(p.action_id),
+            source=live[p.action_id].delivery.source if p.action_id in live else None,
             dead_lettered_at=now,
         )
         for p in due
     )
-    entries = tuple(d for d in ledger.entries if d.event.action_id not in due_ids)
-    updated = replace(
-        ledger, entries=entries, dead_lettered=(*ledger.dead_lettered, *sorted(due_ids))
-    )
-    new_fold = folding.fold(d.event for d in entries)
-    step = _publish(
-        updated, new_fold, Outcome.DEAD_LETTERED, ledger.updated_by_event_id, as_of=as_of, now=now
-    )
-    return step.with_dead_letters(letters)
+    changed = {live[a].seq: replace(live[a], status=EntryStatus.DEAD)
+               for a in due_ids if a in live}  # fmt: skip
+    entries = tuple(changed.get(e.seq, e) for e in ledger.entries)
+    remove = [i for i, e in enumerate(ledger.log.events) if e.action_id in due_ids]
+    log = ledger.log.edited(remove=remove)
+    updated = replace(ledger, entries=entries)
+    step = _adopt(updated, log, Outcome.DEAD_LETTERED, ledger.updated_by_event_id,
+                  as_of=as_of, now=now,
+                  written=tuple(changed[seq] for seq in sorted(changed)))  # fmt: skip
+    return replace(step, dead_letters=letters)
 
 
 def refresh(ledger: AssetLedger, *, as_of: date) -> Step:
     """The clock moved: publish only if status or current fields changed (a boundary passed)."""
     head = head_at(ledger.fold, as_of)
     if head is None or (ledger.published is not None and ledger.published.fields() == head):
-        return Step(ledger, None, None, (), ())
-    return _publish(ledger, ledger.fold, None, ledger.updated_by_event_id, as_of=as_of, now=None)
+        return Step(ledger, None)
+    return _adopt(ledger, ledger.log, None, ledger.updated_by_event_id, as_of=as_of, now=None)
 
 
-def current_snapshot(ledger: AssetLedger) -> AssetSnapshot | None:
-    """The snapshot exactly as last published (same version and as_of), for re-publishing."""
-    if ledger.published is None:
-        return None
-    return render(
-        ledger.fold,
-        asset_id=ledger.asset_id,
-        version=ledger.version,
-        as_of=ledger.published.as_of,
-        updated_by_event_id=ledger.updated_by_event_id,
+def current_transfers(ledger: AssetLedger) -> tuple[TransferReceived, ...]:
+    """What every target of this asset's applied transfers must hold now (for re-sending)."""
+    terms = ledger.fold.terms
+    if terms is None:
+        return ()
+    return tuple(
+        _transfer_in(ledger.asset_id, terms, out.event, out.periods, ledger.version)
+        for out in ledger.fold.transfers_out
     )
 
 
@@ -169,11 +247,16 @@ def next_boundary(ledger: AssetLedger) -> date | None:
     terms, published = ledger.fold.terms, ledger.published
     if terms is None or published is None:
         return None
-    dates = [terms.lifecycle_start, *(p.start for p in ledger.fold.periods)]
-    dates += [p.end for p in ledger.fold.periods]
-    if ledger.fold.lifecycle_end is not None:
-        dates.append(ledger.fold.lifecycle_end)
-    return min((d for d in dates if d > published.as_of), default=None)
+    after = published.as_of
+    periods = ledger.fold.periods
+    candidates = [terms.lifecycle_start, ledger.fold.lifecycle_end]
+    # Periods tile in order: the first one ending after `after` holds the next change, at
+    # its start if it lies ahead, else at its end.
+    index = bisect.bisect_right(periods, after, key=lambda p: p.end)
+    if index < len(periods):
+        period = periods[index]
+        candidates.append(period.start if period.start > after else period.end)
+    return min((d for d in candidates if d is not None and d > after), default=None)
 
 
 def pending_deadline(ledger: AssetLedger, grace: timedelta) -> datetime | None:
@@ -185,7 +268,34 @@ def pending_deadline(ledger: AssetLedger, grace: timedelta) -> datetime | None:
 
 
 def _duplicate(ledger: AssetLedger) -> Step:
-    return Step(ledger, Outcome.DUPLICATE, current_snapshot(ledger), (), ())
+    return Step(ledger, Outcome.DUPLICATE, publish=ledger.published is not None)
+
+
+def _is_revoked(ledger: AssetLedger, event_id: str, fingerprint: str) -> bool:
+    index = bisect.bisect_left(ledger.revoked, (event_id, fingerprint))
+    return index < len(ledger.revoked) and ledger.revoked[index] == (event_id, fingerprint)
+
+
+def _live_hit(event: object, hit: list[Entry]) -> bool:
+    return any(e.status is EntryStatus.LIVE and e.delivery.event is event for e in hit)
+
+
+def _is_applied(log: FoldLog, action_id: str) -> bool:
+    actions = log.state.actions
+    if actions and actions[-1].action_id == action_id:
+        return True  # the usual case: the event just applied sorts last
+    return all(p.action_id != action_id for p in log.state.pending) and any(
+        a.action_id == action_id for a in actions
+    )
+
+
+def _add_entry(
+    ledger: AssetLedger, delivery: Delivery, status: EntryStatus
+) -> tuple[tuple[Entry, ...], Entry]:
+    entry = Entry(ledger.next_seq, delivery, status)
+    key = (entry.action_id, entry.seq)
+    index = bisect.bisect_right(ledger.entries, key, key=lambda e: (e.action_id, e.seq))
+    return (*ledger.entries[:index], entry, *ledger.entries[index:]), entry
 
 
 def _receive_transfer(
@@ -195,37 +305,50 @@ def _receive_transfer(
     event = delivery.event
     if not isinstance(event, TransferReceived):  # pragma: no cover - dispatch guarantees it
         raise TypeError(event)
-    current = next((d for d in ledger.entries if d.event.action_id == event.action_id), None)
+    current = next((e for e in ledger.entries_for(event.action_id)
+                    if e.status is EntryStatus.LIVE), None)  # fmt: skip
     if current is not None:
-        old = current.event
+        old = current.delivery.event
         if isinstance(old, TransferReceived) and old.source_revision >= event.source_revision:
             return _duplicate(ledger)
     elif event.withdrawn:
         return _duplicate(ledger)  # withdrawing something never received: nothing to do
     # A withdrawal stays as the entry (the fold ignores it) so that its revision keeps
-    # older, replayed revisions from bringing the units back.
-    kept = tuple(d for d in ledger.entries if d.event.action_id != event.action_id)
-    entries = _insert_entry(kept, delivery)
-    if current is None and folding.can_extend(ledger.fold, event):
-        new_fold = folding.extend(ledger.fold, event)
+    # older, replayed revisions from bringing the units back. A revision keeps its entry's
+    # sequence number: the store rewrites that one row.
+    if current is None:
+        entries, entry = _add_entry(ledger, delivery, EntryStatus.LIVE)
+        updated = replace(ledger, entries=entries, next_seq=ledger.next_seq + 1)
+        log = ledger.log.adding(event)
     else:
-        new_fold = folding.fold(d.event for d in entries)
-    applied = any(a.action_id == event.action_id for a in new_fold.actions)
+        entry = replace(current, delivery=delivery)
+        entries = tuple(entry if e.seq == entry.seq else e for e in ledger.entries)
+        updated = replace(ledger, entries=entries)
+        index = ledger.log.index_of(event.action_id, _key_of(current))
+        remove = () if index is None else (index,)
+        log = ledger.log.edited(remove=remove, add=(event,))
+    applied = _is_applied(log, event.action_id)
     outcome = Outcome.APPLIED if applied or event.withdrawn else Outcome.PENDING
-    updated = replace(ledger, entries=entries)
-    return _publish(updated, new_fold, outcome, event.event_id, as_of=as_of, now=now)
+    return _adopt(updated, log, outcome, event.event_id, as_of=as_of, now=now,
+                  written=(entry,))  # fmt: skip
 
 
-def _publish(
+def _key_of(entry: Entry) -> SortKey:
+    return sort_key(entry.delivery.event)
+
+
+def _adopt(
     ledger: AssetLedger,
-    new_fold: FoldState,
+    log: FoldLog,
     outcome: Outcome | None,
     updated_by: str | None,
     *,
     as_of: date,
     now: datetime | None,
+    written: tuple[Entry, ...] = (),
 ) -> Step:
-    """Adopt a new fold: pending clocks, version, snapshot and transfers to the targets."""
+    """Adopt a new fold: pending clocks, version, publication and transfers to the targets."""
+    new_fold = log.state
     pending_since = ledger.pending_since
     if now is not None:
         pending_since = _pending_clocks(ledger, new_fold, now)
@@ -239,19 +362,17 @@ def _publish(
     if retracted:
         version += 1  # the asset vanished: that is a content change too
         published = None
-    transfers = _transfer_changes(ledger, ledger.fold, new_fold, version)
+    transfers = _transfer_changes(ledger.asset_id, ledger.fold, new_fold, version)
     updated = replace(
         ledger,
-        fold=new_fold,
+        log=log,
         pending_since=pending_since,
         version=version,
         published=published,
         updated_by_event_id=updated_by if head is not None else ledger.updated_by_event_id,
     )
-    if head is None:
-        return Step(updated, outcome, None, (), transfers, retracted)
-    # Rendering lists the whole history: defer it until the shell publishes.
-    return Step(updated, outcome, None, (), transfers, render=lambda: current_snapshot(updated))
+    return Step(updated, outcome, publish=head is not None, transfers=transfers,
+                retracted=retracted, written=written)  # fmt: skip
 
 
 def _pending_clocks(
@@ -264,34 +385,48 @@ def _pending_clocks(
     if not new_fold.pending:
         return ()
     old = {c.action_id: c.since for c in ledger.pending_since}
-    derived = {d.event.action_id for d in ledger.entries if d.source is None}
     return tuple(
         PendingClock(p.action_id, old.get(p.action_id, now))
         for p in new_fold.pending
-        if p.action_id not in derived
+        if not _is_derived(ledger, p.action_id)
     )
 
 
+def _is_derived(ledger: AssetLedger, action_id: str) -> bool:
+    return any(e.delivery.source is None for e in ledger.entries_for(action_id))
+
+
 def _transfer_changes(
-    ledger: AssetLedger, old: FoldState, new: FoldState, revision: int
+    asset_id: str, old: FoldState, new: FoldState, revision: int
 ) -> tuple[TransferReceived, ...]:
-    """What each target must now hold: changed removals, and withdrawals of vanished transfers."""
-    if old.transfers_out is new.transfers_out or (new.terms is None and old.terms is None):
+    """What each target must now hold, where that changed; withdrawals of vanished transfers.
+
+    A target's content includes the source's terms (currency, product, anchor…), so a
+    change of the winning creation sends new revisions too (SPEC §9.5).
+    """
+    if old.transfers_out is new.transfers_out and old.terms == new.terms:
         return ()
     before = {t.event.event_id: t for t in old.transfers_out}
     after = {t.event.event_id: t for t in new.transfers_out}
-    terms = new.terms or old.terms
-    if terms is None:  # pragma: no cover - transfers need an existing asset
-        return ()
     changes = []
     for event_id, out in after.items():
         previous = before.get(event_id)
-        if previous is None or previous.periods != out.periods or previous.event != out.event:
-            changes.append(_transfer_in(ledger.asset_id, terms, out.event, out.periods, revision))
-    for event_id, out in before.items():
-        if event_id not in after:
-            changes.append(_transfer_in(ledger.asset_id, terms, out.event, (), revision))
+        if previous is None or not _same_target(old.terms, previous, new.terms, out):
+            terms = new.terms
+            if terms is not None:
+                changes.append(_transfer_in(asset_id, terms, out.event, out.periods, revision))
+    terms = new.terms or old.terms
+    if terms is not None:
+        for event_id, out in before.items():
+            if event_id not in after:
+                changes.append(_transfer_in(asset_id, terms, out.event, (), revision))
     return tuple(changes)
+
+
+def _same_target(
+    old_terms: AssetTerms | None, old: TransferOut, new_terms: AssetTerms | None, new: TransferOut
+) -> bool:
+    return old.event == new.event and old.periods == new.periods and old_terms == new_terms
 
 
 def _transfer_in(
@@ -320,35 +455,19 @@ def _transfer_in(
     )
 
 
-def _insert_entry(entries: tuple[Delivery, ...], delivery: Delivery) -> tuple[Delivery, ...]:
-    key = sort_key(delivery.event)
-    index = bisect.bisect_right(entries, key, key=lambda d: sort_key(d.event))
-    return (*entries[:index], delivery, *entries[index:])
-
-
-def _fingerprint_of(ledger: AssetLedger, action_id: str) -> str | None:
-    index = bisect.bisect_left(ledger.fingerprints, action_id, key=lambda pair: pair[0])
-    if index < len(ledger.fingerprints) and ledger.fingerprints[index][0] == action_id:
-        return ledger.fingerprints[index][1]
-    return None
-
-
-def _insert_fingerprint(
-    fingerprints: tuple[tuple[str, str], ...], action_id: str, fingerprint: str
-) -> tuple[tuple[str, str], ...]:
-    index = bisect.bisect_left(fingerprints, action_id, key=lambda pair: pair[0])
-    return (*fingerprints[:index], (action_id, fingerprint), *fingerprints[index:])
-
-
 __all__ = [
     "AssetLedger",
+    "Entry",
+    "EntryStatus",
     "PendingClock",
     "PublishedHead",
-    "current_snapshot",
+    "current_transfers",
     "expire",
     "new_ledger",
     "next_boundary",
     "pending_deadline",
     "receive",
     "refresh",
+    "restore",
+    "revoke",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from domain.events import AssetEvent, TransferReceived
 from domain.reasons import ReasonCode
-from domain.snapshot_types import AssetSnapshot
+
+if TYPE_CHECKING:  # the ledger imports these types; Step only refers back to it
+    from domain.ledger import AssetLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ class Delivery:
     event: AssetEvent
     fingerprint: str  # digest of the whole input message's content (duplicate vs conflict)
     source: Source | None  # None for a TransferReceived (derived, not an input message)
-    received_at: datetime  # wall clock (UTC) when it reached the asset; starts the grace period
+    received_at: datetime  # wall clock (UTC) when it reached the asset
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,69 +61,55 @@ class DeadLetter:
 
 
 class Outcome(StrEnum):
-    """Where one delivered message ended (SPEC §4.6); counted by the metrics."""
+    """Where one delivered message ended (SPEC §4.6); counted by the metrics.
+
+    HELD is not an end: the message has the id of another message this asset holds, with
+    other content. The event-id registry decides which one is the conflict and dead-letters
+    it (SPEC §3: the first to reach the registry wins), so the asset never does.
+    """
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     PENDING = "pending"
     DEAD_LETTERED = "dead_lettered"
+    HELD = "held"
 
 
-class Step:
-    """The result of one ledger transition: new state plus what to emit.
+class EntryStatus(StrEnum):
+    LIVE = "live"  # in the fold: applied or pending
+    HELD = "held"  # another copy of a live/dead action id, other content: the registry decides
+    DEAD = "dead"  # dead-lettered after its grace; its fingerprint is still remembered
+    REVOKED = "revoked"  # the registry ruled it a duplicate_conflict and dead-lettered it
 
-    `snapshot` is set when it must be published: its content changed (and so
-    its version rose), or a duplicate asks for a re-publish. It is rendered on
-    first access: a snapshot lists the whole history, so rendering costs
-    O(history) while the transition itself does not. `transfers` go to the
-    target assets (keyed by `event.asset_id`) through the keyed path.
-    `retracted` means the asset no longer exists (a transfer target whose
-    transfer stopped applying): publish a tombstone for its key.
-    """
 
-    __slots__ = (
-        "_render",
-        "_snapshot",
-        "dead_letters",
-        "ledger",
-        "outcome",
-        "retracted",
-        "transfers",
-    )
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One delivery an asset received, under a sequence number that never changes."""
 
-    def __init__(
-        self,
-        ledger: object,  # domain.ledger.AssetLedger (untyped here to avoid an import cycle)
-        outcome: Outcome | None,
-        snapshot: AssetSnapshot | None = None,
-        dead_letters: tuple[DeadLetter, ...] = (),
-        transfers: tuple[TransferReceived, ...] = (),
-        retracted: bool = False,
-        *,
-        render: Callable[[], AssetSnapshot | None] | None = None,
-    ) -> None:
-        self.ledger = ledger
-        self.outcome = outcome
-        self._snapshot = snapshot
-        self._render = render
-        self.dead_letters = dead_letters
-        self.transfers = transfers
-        self.retracted = retracted
+    seq: int
+    delivery: Delivery
+    status: EntryStatus
 
     @property
-    def snapshot(self) -> AssetSnapshot | None:
-        if self._render is not None:
-            self._snapshot, self._render = self._render(), None
-        return self._snapshot
+    def action_id(self) -> str:
+        return self.delivery.event.action_id
 
-    def with_dead_letters(self, dead_letters: tuple[DeadLetter, ...]) -> Step:
-        step = Step(self.ledger, self.outcome, self._snapshot, dead_letters, self.transfers,
-                    self.retracted, render=self._render)  # fmt: skip
-        return step
 
-    def __repr__(self) -> str:
-        return (
-            f"Step(outcome={self.outcome}, snapshot={self.snapshot!r}, "
-            f"dead_letters={self.dead_letters!r}, transfers={self.transfers!r}, "
-            f"retracted={self.retracted})"
-        )
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one ledger transition: the new ledger and what the shell must emit.
+
+    `publish`: the snapshot must be (re)published — its content changed, or a duplicate
+    asks for the current one again. `retracted`: the asset no longer exists (a transfer
+    target whose transfer stopped applying): publish a tombstone for its key. `transfers`
+    go to the target assets (keyed by `event.asset_id`). `written`: the entries that are
+    new or changed, for a store that keeps one row per entry.
+    """
+
+    ledger: AssetLedger
+    outcome: Outcome | None
+    publish: bool = False
+    dead_letters: tuple[DeadLetter, ...] = ()
+    transfers: tuple[TransferReceived, ...] = ()
+    retracted: bool = False
+    written: tuple[Entry, ...] = ()

@@ -11,6 +11,12 @@ import calendar
 from datetime import date
 from fractions import Fraction
 
+# m(d) per (anchor, day): a fold over a long history asks for the same positions again and
+# again (every split and every re-fold), and computing one walks calendar months. A pure
+# memo, cleared when full so it stays bounded.
+_POSITIONS: dict[tuple[date, date], Fraction] = {}
+_POSITIONS_LIMIT = 200_000
+
 
 def add_months(start: date, months: int) -> date:
     """`start` plus `months` calendar months, the day clamped to the target month's end."""
@@ -22,6 +28,17 @@ def add_months(start: date, months: int) -> date:
 
 def month_position(anchor: date, day: date) -> Fraction:
     """m(d): whole anchored months from `anchor` to `day`, plus the elapsed fraction of the next."""
+    cached = _POSITIONS.get((anchor, day))
+    if cached is not None:
+        return cached
+    position = _month_position(anchor, day)
+    if len(_POSITIONS) >= _POSITIONS_LIMIT:
+        _POSITIONS.clear()
+    _POSITIONS[(anchor, day)] = position
+    return position
+
+
+def _month_position(anchor: date, day: date) -> Fraction:
     k = (day.year - anchor.year) * 12 + (day.month - anchor.month)
     # The estimate is off by at most one in either direction because of day clamping.
     while add_months(anchor, k) > day:

@@ -1,17 +1,20 @@
-"""The operations of SPEC §4.2, one function each: `(state, event) -> Applied | Refused`.
+"""The operations of SPEC §4.2, one function each: `(position, event) -> Change | Refused`.
 
-Each returns the new state's periods and bookkeeping through `Applied`, or a
-`Refused` value with a reason code — never an exception. Only the periods from
-the effective date on are touched, so an event at the end of the history
-costs the same whatever the history's length.
+An operation reads the asset at its event's position in the fold and returns a
+`Change` — which periods it replaces, by how much the exact total moves, the
+states in effect on its date before and after — or a `Refused` value with a
+reason code, never an exception. Only the periods from the effective date on
+are read, and the total moves by a delta computed on those periods alone, so
+an event at the end of a long history costs the same as on a short one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from domain.events import (
     AssetCancelled,
@@ -26,7 +29,7 @@ from domain.events import (
 from domain.money import ZERO
 from domain.months import add_months
 from domain.reasons import ReasonCode
-from domain.state import AssetTerms, EndedBy, FoldState, TransferOut, period_amount, period_at
+from domain.state import AssetTerms, EndedBy, TransferOut, period_at, period_months
 
 DEFAULT_RENEWAL_TERM_MONTHS = 12
 
@@ -38,16 +41,40 @@ class Refused(NamedTuple):
     reason: str
 
 
+class Position(Protocol):
+    """What an operation may read of the asset at its event's position."""
+
+    @property
+    def terms(self) -> AssetTerms | None: ...
+    @property
+    def periods(self) -> Sequence[Period]: ...
+    @property
+    def lifecycle_end(self) -> date | None: ...
+    @property
+    def ended_by(self) -> EndedBy | None: ...
+
+
 @dataclass(frozen=True, slots=True)
-class Applied:
-    """An operation's effect: the new state, and the states in effect on its date before/after."""
+class Change:
+    """An applied operation: `periods[index:]` become `tail`; the exact total moves by `delta`.
 
-    state: FoldState
-    before: Period | None  # state in effect on D before (None = nothing, i.e. zero)
-    after: Period | None  # state in effect on D after
+    `before`/`after` are the states in effect on the effective date (None = nothing).
+    `end` and `ended_by` replace the lifecycle end / what ended it when set; `terms` is set
+    by a creation; `transfer` records the units a transfer moved out.
+    """
+
+    index: int
+    tail: tuple[Period, ...]
+    delta: Fraction
+    before: Period | None
+    after: Period | None
+    end: date | None = None
+    ended_by: EndedBy | None = None
+    terms: AssetTerms | None = None
+    transfer: TransferOut | None = None
 
 
-def _tail_start(periods: tuple[Period, ...], day: date) -> int:
+def _tail_start(periods: Sequence[Period], day: date) -> int:
     """Index of the first period ending after `day` (the one containing it, or a later one)."""
     index = len(periods)
     while index > 0 and periods[index - 1].end > day:
@@ -55,32 +82,22 @@ def _tail_start(periods: tuple[Period, ...], day: date) -> int:
     return index
 
 
-def _split_at(periods: tuple[Period, ...], day: date) -> tuple[tuple[Period, ...], int]:
-    """Split the period containing `day` at `day`; return periods and the index of `day`."""
+def _cut_at(periods: Sequence[Period], day: date) -> tuple[int, list[Period], list[Period]]:
+    """(index, head, tail): `periods[index:]` == head + tail, tail being the periods from `day`.
+
+    The period containing `day` is split there (head = its part before `day`). Splitting
+    never changes a total (SPEC §4.3), so callers compute their deltas on the tail alone.
+    """
     index = _tail_start(periods, day)
-    if index < len(periods) and periods[index].start < day:
-        p = periods[index]
-        periods = (
-            *periods[:index],
-            p.spanning(p.start, day),
-            p.spanning(day, p.end),
-            *periods[index + 1 :],
+    tail = list(periods[index:])
+    if tail and tail[0].start < day:
+        first = tail[0]
+        return (
+            index,
+            [first.spanning(first.start, day)],
+            [first.spanning(day, first.end), *tail[1:]],
         )
-        index += 1
-    return periods, index
-
-
-def _replace_tail(
-    state: FoldState,
-    terms: AssetTerms,
-    old_tail: tuple[Period, ...],
-    new_tail: tuple[Period, ...],
-    head: tuple[Period, ...],
-) -> tuple[tuple[Period, ...], Fraction]:
-    """New periods and exact total when `old_tail` (from `index`) becomes `new_tail`."""
-    removed = sum((period_amount(p, terms) for p in old_tail), ZERO)
-    added = sum((period_amount(p, terms) for p in new_tail), ZERO)
-    return (*head, *new_tail), state.exact_total - removed + added
+    return index, [], tail
 
 
 def _remove_lifo(period: Period, quantity: Fraction) -> tuple[Period, Period] | None:
@@ -116,36 +133,41 @@ def _remove_lifo(period: Period, quantity: Fraction) -> tuple[Period, Period] | 
     return kept, taken
 
 
-def _within_term(state: FoldState, terms: AssetTerms, day: date) -> Refused | None:
-    """A change needs start ≤ D < end."""
+def within_lifecycle(
+    position: Position, terms: AssetTerms, day: date, *, end_allowed: bool = False
+) -> Refused | None:
+    """The lifecycle window of a change: start ≤ D < end (a cancellation: start ≤ D ≤ end)."""
     if day < terms.lifecycle_start:
         return Refused(
             ReasonCode.BEFORE_LIFECYCLE_START,
             f"effective date {day} is before the asset's start {terms.lifecycle_start}",
         )
-    end = state.lifecycle_end
-    if end is None or day >= end:
+    end = position.lifecycle_end
+    if end is None or day > end or (day == end and not end_allowed):
+        rule = "after" if end_allowed else "at or after"
         return Refused(
             ReasonCode.OUTSIDE_LIFECYCLE,
-            f"effective date {day} is at or after the lifecycle end {end}",
+            f"effective date {day} is {rule} the lifecycle end {end}",
         )
     return None
 
 
-def create(state: FoldState, event: AssetCreated | TransferReceived) -> Applied | Refused:
+def default_renewal_end(terms: AssetTerms, start: date) -> date:
+    """A renewal without `end_date`: `renewal_term_months` (else 12) after its start."""
+    return add_months(start, terms.renewal_term_months or DEFAULT_RENEWAL_TERM_MONTHS)
+
+
+def create(position: Position, event: AssetCreated | TransferReceived) -> Change | Refused:
     """Creation: an order line, or the target side of a transfer."""
-    if state.terms is not None:
+    if position.terms is not None:
         return Refused(
             ReasonCode.ASSET_ALREADY_EXISTS,
             f"asset {event.asset_id} was already created by another event",
         )
     if isinstance(event, AssetCreated):
         anchor = event.start_date
-        periods: tuple[Period, ...] = (
-            Period.of(
-                event.start_date, event.end_date, (Tranche(event.quantity, event.unit_price),)
-            ),
-        )
+        tranche = (Tranche(event.quantity, event.unit_price),)
+        periods: tuple[Period, ...] = (Period.of(event.start_date, event.end_date, tranche),)
     else:
         anchor = event.billing_anchor  # inherited: months count from the source's anchor
         periods = event.periods
@@ -159,127 +181,103 @@ def create(state: FoldState, event: AssetCreated | TransferReceived) -> Applied 
         billing_anchor=anchor,
         lifecycle_start=event.effective_date,
     )
-    total = sum((period_amount(p, terms) for p in periods), ZERO)
-    new = FoldState(
-        terms=terms,
-        periods=periods,
-        lifecycle_end=periods[-1].end,
-        ended_by=None,
-        actions=state.actions,
-        pending=state.pending,
-        exact_total=total,
-        transfers_out=(),
-        last_key=state.last_key,
-    )
-    return Applied(new, None, periods[0])
+    value_months = sum((p.value * period_months(p, terms) for p in periods), ZERO)
+    delta = value_months / terms.price_term_months
+    return Change(0, periods, delta, None, periods[0], end=periods[-1].end, terms=terms)
 
 
 def change_quantity(
-    state: FoldState, event: QuantityChanged, terms: AssetTerms
-) -> Applied | Refused:
+    position: Position, event: QuantityChanged, terms: AssetTerms
+) -> Change | Refused:
     """Upsell appends a tranche, downsell removes units LIFO, in every period from D on."""
     day = event.effective_date
-    refused = _within_term(state, terms, day)
+    refused = within_lifecycle(position, terms, day)
     if refused:
         return refused
-    periods, index = _split_at(state.periods, day)
-    head, old_tail = periods[:index], periods[index:]
+    index, head, tail = _cut_at(position.periods, day)
+    change = event.quantity_change
     new_tail: list[Period] = []
-    for p in old_tail:
-        if event.quantity_change > 0:
+    value_months = ZERO  # Σ over the tail of (value added or removed) × months
+    for p in tail:
+        if change > 0:
             price = event.unit_price if event.unit_price is not None else p.tranches[-1].unit_price
-            new_tail.append(p.appended(Tranche(event.quantity_change, price)))
+            added = change * price
+            new_tail.append(p.appended(Tranche(change, price), added))
+            value_months += added * period_months(p, terms)
         else:
-            result = _remove_lifo(p, -event.quantity_change)
+            result = _remove_lifo(p, -change)
             if result is None or not result[0].tranches:
                 return Refused(
                     ReasonCode.INSUFFICIENT_QUANTITY,
-                    f"downsell of {-event.quantity_change} would leave no units in "
+                    f"downsell of {-change} would leave no units in "
                     f"[{p.start}, {p.end}) (quantity {p.quantity}); use a cancellation",
                 )
             new_tail.append(result[0])
-    before = period_at(state.periods, day)
-    new_periods, total = _replace_tail(state, terms, old_tail, tuple(new_tail), head)
-    new = _evolve(state, periods=new_periods, exact_total=total)
-    return Applied(new, before, new_tail[0])
+            value_months -= result[1].value * period_months(p, terms)
+    before = period_at(position.periods, day)
+    delta = value_months / terms.price_term_months
+    return Change(index, (*head, *new_tail), delta, before, new_tail[0])
 
 
-def renew(state: FoldState, event: AssetRenewed, terms: AssetTerms) -> Applied | Refused:
+def renew(position: Position, event: AssetRenewed, terms: AssetTerms) -> Change | Refused:
     """Append [start, end) with the last period's tranches, repriced if asked."""
-    if state.ended_by is not None:
+    periods = position.periods
+    if position.ended_by is not None:
         return Refused(
             ReasonCode.RENEWAL_NOT_CONTIGUOUS,
-            f"asset ended by {state.ended_by.value} on {state.lifecycle_end}; it cannot be renewed",
+            f"asset ended by {position.ended_by.value} on {position.lifecycle_end}; "
+            "it cannot be renewed",
         )
-    if event.start_date != state.lifecycle_end or not state.periods:
+    if event.start_date != position.lifecycle_end or not periods:
         return Refused(
             ReasonCode.RENEWAL_NOT_CONTIGUOUS,
             f"renewal start_date {event.start_date} must equal the lifecycle end "
-            f"{state.lifecycle_end}",
+            f"{position.lifecycle_end}",
         )
-    last = state.periods[-1]
-    term = terms.renewal_term_months or DEFAULT_RENEWAL_TERM_MONTHS
-    end = event.end_date if event.end_date is not None else add_months(event.start_date, term)
+    last = periods[-1]
+    end = (
+        event.end_date
+        if event.end_date is not None
+        else default_renewal_end(terms, event.start_date)
+    )
     if event.unit_price is not None:
         price = event.unit_price
-        tranches = tuple(Tranche(t.quantity, price) for t in last.tranches)
+        renewal = Period.of(event.start_date, end, (Tranche(last.quantity, price),))
     elif event.uplift_percent is not None:
         factor = 1 + event.uplift_percent / 100
         tranches = tuple(Tranche(t.quantity, t.unit_price * factor) for t in last.tranches)
+        renewal = Period.of(event.start_date, end, tranches)
     else:
-        tranches = last.tranches
-    renewal = (
-        last.spanning(event.start_date, end)
-        if tranches is last.tranches
-        else Period.of(event.start_date, end, tranches)
-    )
-    new = _evolve(
-        state,
-        periods=(*state.periods, renewal),
-        lifecycle_end=end,
-        exact_total=state.exact_total + period_amount(renewal, terms),
-    )
-    return Applied(new, last, renewal)
+        renewal = last.spanning(event.start_date, end)
+    delta = renewal.value * period_months(renewal, terms) / terms.price_term_months
+    return Change(len(periods), (renewal,), delta, last, renewal, end=end)
 
 
-def cancel(state: FoldState, event: AssetCancelled, terms: AssetTerms) -> Applied | Refused:
+def cancel(position: Position, event: AssetCancelled, terms: AssetTerms) -> Change | Refused:
     """Cut at D and drop everything from D on; D = end is a valid non-renewal."""
     day = event.effective_date
-    if day < terms.lifecycle_start:
-        return Refused(
-            ReasonCode.BEFORE_LIFECYCLE_START,
-            f"effective date {day} is before the asset's start {terms.lifecycle_start}",
-        )
-    end = state.lifecycle_end
-    if end is None or day > end:
-        return Refused(
-            ReasonCode.OUTSIDE_LIFECYCLE,
-            f"cancellation date {day} is after the lifecycle end {end}",
-        )
-    before = period_at(state.periods, day)
-    periods, index = _split_at(state.periods, day)
-    new_periods, total = _replace_tail(state, terms, periods[index:], (), periods[:index])
-    new = _evolve(
-        state,
-        periods=new_periods,
-        lifecycle_end=day,
-        ended_by=state.ended_by or EndedBy.CANCELLATION,
-        exact_total=total,
-    )
-    return Applied(new, before, None)
-
-
-def transfer(state: FoldState, event: AssetTransferred, terms: AssetTerms) -> Applied | Refused:
-    """Move q units LIFO from D on to the target; emptying every period is a full transfer."""
-    day = event.effective_date
-    refused = _within_term(state, terms, day)
+    refused = within_lifecycle(position, terms, day, end_allowed=True)
     if refused:
         return refused
-    periods, index = _split_at(state.periods, day)
-    head, old_tail = periods[:index], periods[index:]
+    before = period_at(position.periods, day)
+    index, head, tail = _cut_at(position.periods, day)
+    value_months = sum((p.value * period_months(p, terms) for p in tail), ZERO)
+    delta = -value_months / terms.price_term_months
+    ended_by = position.ended_by or EndedBy.CANCELLATION
+    return Change(index, tuple(head), delta, before, None, end=day, ended_by=ended_by)
+
+
+def transfer(position: Position, event: AssetTransferred, terms: AssetTerms) -> Change | Refused:
+    """Move q units LIFO from D on to the target; emptying every period is a full transfer."""
+    day = event.effective_date
+    refused = within_lifecycle(position, terms, day)
+    if refused:
+        return refused
+    index, head, tail = _cut_at(position.periods, day)
     kept: list[Period] = []
     moved: list[Period] = []
-    for p in old_tail:
+    value_months = ZERO
+    for p in tail:
         result = _remove_lifo(p, event.quantity)
         if result is None:
             return Refused(
@@ -289,6 +287,7 @@ def transfer(state: FoldState, event: AssetTransferred, terms: AssetTerms) -> Ap
             )
         kept.append(result[0])
         moved.append(result[1])
+        value_months += result[1].value * period_months(p, terms)
     emptied = sum(1 for p in kept if not p.tranches)
     if emptied and emptied != len(kept):
         return Refused(
@@ -296,20 +295,13 @@ def transfer(state: FoldState, event: AssetTransferred, terms: AssetTerms) -> Ap
             f"transfer of {event.quantity} would empty only some periods from {day} on; "
             "a full transfer must take every unit",
         )
-    before = period_at(state.periods, day)
+    before = period_at(position.periods, day)
     full = emptied == len(kept)
-    new_tail = () if full else tuple(kept)
-    new_periods, total = _replace_tail(state, terms, old_tail, new_tail, head)
-    new = _evolve(
-        state,
-        periods=new_periods,
-        lifecycle_end=day if full else state.lifecycle_end,
-        ended_by=(state.ended_by or EndedBy.TRANSFER) if full else state.ended_by,
-        exact_total=total,
-        transfers_out=(*state.transfers_out, TransferOut(event, tuple(moved))),
-    )
-    return Applied(new, before, None if full else new_tail[0])
-
-
-def _evolve(state: FoldState, **changes: object) -> FoldState:
-    return replace(state, **changes)  # type: ignore[arg-type]
+    delta = -value_months / terms.price_term_months
+    out = TransferOut(event, tuple(moved))
+    if full:
+        ended_by = position.ended_by or EndedBy.TRANSFER
+        return Change(
+            index, tuple(head), delta, before, None, end=day, ended_by=ended_by, transfer=out
+        )
+    return Change(index, (*head, *kept), delta, before, kept[0], transfer=out)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
 
+from domain.events import Period
 from domain.money import ZERO, format_quantity, format_rounded, round_money
 from domain.snapshot_types import ActionView, AssetSnapshot, PendingView, PeriodView, Status
-from domain.state import AssetTerms, EndedBy, FoldState, period_amount, period_at, rounded_mrr
+from domain.state import (
+    AppliedAction,
+    AssetTerms,
+    EndedBy,
+    FoldState,
+    PendingEvent,
+    period_amount,
+    period_at,
+    rounded_mrr,
+)
 
 
 def status_at(fold: FoldState, terms: AssetTerms, as_of: date) -> Status:
@@ -37,25 +48,60 @@ def head_at(fold: FoldState, as_of: date) -> tuple[str, str, str] | None:
     )
 
 
+def period_view(
+    period: Period, terms: AssetTerms, running: Fraction, published: Fraction
+) -> tuple[PeriodView, Fraction, Fraction]:
+    """One period's view; amounts are rounded cumulatively (SPEC §4.3).
+
+    `running` is the exact sum of the periods before, `published` its rounded value; the
+    period's amount is round(running + its amount) − published, so the amounts add up to
+    the rounded total exactly. Returns the view and the two sums after this period.
+    """
+    running += period_amount(period, terms)
+    rounded_running = round_money(running, terms.currency)
+    view = PeriodView(
+        start_date=period.start,
+        end_date=period.end,
+        quantity=format_quantity(period.quantity),
+        mrr=format_rounded(rounded_mrr(period, terms), terms.currency),
+        amount=format_rounded(rounded_running - published, terms.currency),
+    )
+    return view, running, rounded_running
+
+
 def _period_views(fold: FoldState, terms: AssetTerms) -> tuple[PeriodView, ...]:
-    """Period amounts are rounded cumulatively so they add up to the rounded total exactly."""
     views = []
-    running = ZERO
-    published = ZERO
+    running = published = ZERO
     for period in fold.periods:
-        running += period_amount(period, terms)
-        rounded_running = round_money(running, terms.currency)
-        views.append(
-            PeriodView(
-                start_date=period.start,
-                end_date=period.end,
-                quantity=format_quantity(period.quantity),
-                mrr=format_rounded(rounded_mrr(period, terms), terms.currency),
-                amount=format_rounded(rounded_running - published, terms.currency),
-            )
-        )
-        published = rounded_running
+        view, running, published = period_view(period, terms, running, published)
+        views.append(view)
     return tuple(views)
+
+
+def action_view(action: AppliedAction, currency: str) -> ActionView:
+    return ActionView(
+        action_id=action.action_id,
+        event_id=action.event_id,
+        category=action.category.value,
+        subtype=action.subtype.value if action.subtype else None,
+        effective_date=action.effective_date,
+        action_time=action.action_time,
+        quantity_change=format_quantity(action.quantity_change),
+        mrr_change=format_rounded(action.mrr_change, currency),
+        amount_change=format_rounded(action.amount_change, currency),
+        order_id=action.order_id,
+    )
+
+
+def pending_view(pending: PendingEvent) -> PendingView:
+    return PendingView(
+        event_id=pending.event_id,
+        action_id=pending.action_id,
+        event_type=pending.event_type,
+        effective_date=pending.effective_date,
+        reason_code=pending.reason_code.value,
+        reason=pending.reason,
+    )
 
 
 def render(
@@ -65,40 +111,21 @@ def render(
     version: int,
     as_of: date,
     updated_by_event_id: str | None,
+    rows: bool = True,
 ) -> AssetSnapshot | None:
-    """The snapshot of an asset, or None when no creation exists for it yet."""
+    """The snapshot of an asset, or None when no creation exists for it yet.
+
+    `rows=False` leaves periods, actions and pending events empty: for a renderer that
+    keeps those rows' encodings from one snapshot to the next.
+    """
     terms = fold.terms
     head = head_at(fold, as_of)
     if terms is None or head is None:
         return None
     status, current_quantity, current_mrr = head
     currency = terms.currency
-    actions = tuple(
-        ActionView(
-            action_id=a.action_id,
-            event_id=a.event_id,
-            category=a.category.value,
-            subtype=a.subtype.value if a.subtype else None,
-            effective_date=a.effective_date,
-            action_time=a.action_time,
-            quantity_change=format_quantity(a.quantity_change),
-            mrr_change=format_rounded(a.mrr_change, currency),
-            amount_change=format_rounded(a.amount_change, currency),
-            order_id=a.order_id,
-        )
-        for a in fold.actions
-    )
-    pending = tuple(
-        PendingView(
-            event_id=p.event_id,
-            action_id=p.action_id,
-            event_type=p.event_type,
-            effective_date=p.effective_date,
-            reason_code=p.reason_code.value,
-            reason=p.reason,
-        )
-        for p in fold.pending
-    )
+    actions = tuple(action_view(a, currency) for a in fold.actions) if rows else ()
+    pending = tuple(pending_view(p) for p in fold.pending) if rows else ()
     return AssetSnapshot(
         asset_id=asset_id,
         account_id=terms.account_id,
@@ -115,8 +142,8 @@ def render(
         current_mrr=current_mrr,
         lifecycle_start_date=terms.lifecycle_start,
         lifecycle_end_date=fold.lifecycle_end or terms.lifecycle_start,
-        total_lifecycle_amount=format_rounded(round_money(fold.exact_total, currency), currency),
-        state_periods=_period_views(fold, terms),
+        total_lifecycle_amount=format_rounded(fold.rounded_total, currency),
+        state_periods=_period_views(fold, terms) if rows else (),
         actions=actions,
         pending_events=pending,
         updated_by_event_id=updated_by_event_id,

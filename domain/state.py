@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -11,6 +13,8 @@ from domain.events import AssetTransferred, Category, Period, Subtype
 from domain.money import ZERO, round_money
 from domain.months import months_between
 from domain.reasons import ReasonCode
+
+SortKey = tuple[date, int, datetime, str, str]
 
 
 class EndedBy(StrEnum):
@@ -77,10 +81,11 @@ class FoldState:
     actions: tuple[AppliedAction, ...]
     pending: tuple[PendingEvent, ...]
     exact_total: Fraction
+    # round_money(exact_total): every action needs the rounded total before and after it.
+    rounded_total: Fraction
     transfers_out: tuple[TransferOut, ...]
-    # Sort key of the last applied event: a newer event sorting after it may be applied
-    # incrementally (SPEC §4.1).
-    last_key: tuple[date, int, datetime, str, str] | None
+    # Sort key of the last event the fold looked at (applied or pending).
+    last_key: SortKey | None
 
 
 EMPTY_FOLD = FoldState(
@@ -91,6 +96,7 @@ EMPTY_FOLD = FoldState(
     actions=(),
     pending=(),
     exact_total=ZERO,
+    rounded_total=ZERO,
     transfers_out=(),
     last_key=None,
 )
@@ -101,22 +107,37 @@ def period_mrr(period: Period, terms: AssetTerms) -> Fraction:
     return period.value / terms.price_term_months
 
 
+def period_months(period: Period, terms: AssetTerms) -> Fraction:
+    """Anchored months in [start, end) (SPEC §4.3)."""
+    return months_between(terms.billing_anchor, period.start, period.end)
+
+
 def period_amount(period: Period, terms: AssetTerms) -> Fraction:
     """Exact amount = MRR × anchored months in [start, end)."""
-    return period_mrr(period, terms) * months_between(
-        terms.billing_anchor, period.start, period.end
-    )
+    return period.value * period_months(period, terms) / terms.price_term_months
+
+
+# Rounded MRR per (value, price term, currency): the same few values recur in every period
+# and every action of an asset. A pure memo, cleared when full.
+_ROUNDED_MRR: dict[tuple[Fraction, int, str], Fraction] = {}
+_ROUNDED_MRR_LIMIT = 100_000
 
 
 def rounded_mrr(period: Period | None, terms: AssetTerms) -> Fraction:
-    return ZERO if period is None else round_money(period_mrr(period, terms), terms.currency)
+    if period is None:
+        return ZERO
+    key = (period.value, terms.price_term_months, terms.currency)
+    cached = _ROUNDED_MRR.get(key)
+    if cached is None:
+        if len(_ROUNDED_MRR) >= _ROUNDED_MRR_LIMIT:
+            _ROUNDED_MRR.clear()
+        cached = _ROUNDED_MRR[key] = round_money(period_mrr(period, terms), terms.currency)
+    return cached
 
 
-def period_at(periods: tuple[Period, ...], day: date) -> Period | None:
-    """The period containing `day` (half-open spans), searching from the end (the usual case)."""
-    for period in reversed(periods):
-        if period.start <= day < period.end:
-            return period
-        if period.end <= day:
-            return None
+def period_at(periods: Sequence[Period], day: date) -> Period | None:
+    """The period containing `day` (half-open spans, sorted and non-overlapping)."""
+    index = bisect.bisect_right(periods, day, key=lambda p: p.end)
+    if index < len(periods) and periods[index].start <= day:
+        return periods[index]
     return None

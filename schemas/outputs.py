@@ -6,6 +6,7 @@ the domain); dates are ISO strings; times RFC 3339 with Z.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -127,11 +128,60 @@ class DeadLetterModel(_Output):
     payload_encoding: Literal["base64"] | None = Field(
         None, description='present, as "base64", only when payload is base64 (not UTF-8)'
     )
+    payload_truncated: bool | None = Field(
+        None,
+        description="present, as true, only when the record would not fit in a Kafka message "
+        "and the payload was cut: it holds the first part, payload_bytes the original size",
+    )
+    payload_bytes: int | None = Field(
+        None, description="the original payload's size in bytes (with payload_truncated)"
+    )
     dead_lettered_at: TimeText
 
 
-def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
-    """The JSON-ready snapshot with SPEC §5's field names (plus product and anchor fields)."""
+def period_record(p: PeriodView) -> dict[str, Any]:
+    return {
+        "start_date": p.start_date.isoformat(),
+        "end_date": p.end_date.isoformat(),
+        "quantity": p.quantity,
+        "mrr": p.mrr,
+        "amount": p.amount,
+    }
+
+
+def action_record(a: ActionView) -> dict[str, Any]:
+    return {
+        "action_id": a.action_id,
+        "event_id": a.event_id,
+        "category": a.category,
+        "subtype": a.subtype,
+        "effective_date": a.effective_date.isoformat(),
+        "action_time": _time(a.action_time),
+        "quantity_change": a.quantity_change,
+        "mrr_change": a.mrr_change,
+        "amount_change": a.amount_change,
+        "order_id": a.order_id,
+    }
+
+
+def pending_record(p: PendingView) -> dict[str, Any]:
+    return {
+        "event_id": p.event_id,
+        "action_id": p.action_id,
+        "type": p.event_type,
+        "effective_date": p.effective_date.isoformat(),
+        "reason_code": p.reason_code,
+        "reason": p.reason,
+    }
+
+
+# The snapshot's list fields, last in the record: the incremental renderer
+# (schemas.snapshot_render) appends them to the encoded header.
+ROW_FIELDS = ("state_periods", "actions", "pending_events")
+
+
+def snapshot_header(snapshot: AssetSnapshot) -> dict[str, Any]:
+    """Every snapshot field but the row lists of `ROW_FIELDS`."""
     return {
         "asset_id": snapshot.asset_id,
         "account_id": snapshot.account_id,
@@ -144,48 +194,22 @@ def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
         "lifecycle_start_date": snapshot.lifecycle_start_date.isoformat(),
         "lifecycle_end_date": snapshot.lifecycle_end_date.isoformat(),
         "total_lifecycle_amount": snapshot.total_lifecycle_amount,
-        "state_periods": [
-            {
-                "start_date": p.start_date.isoformat(),
-                "end_date": p.end_date.isoformat(),
-                "quantity": p.quantity,
-                "mrr": p.mrr,
-                "amount": p.amount,
-            }
-            for p in snapshot.state_periods
-        ],
-        "actions": [
-            {
-                "action_id": a.action_id,
-                "event_id": a.event_id,
-                "category": a.category,
-                "subtype": a.subtype,
-                "effective_date": a.effective_date.isoformat(),
-                "action_time": _time(a.action_time),
-                "quantity_change": a.quantity_change,
-                "mrr_change": a.mrr_change,
-                "amount_change": a.amount_change,
-                "order_id": a.order_id,
-            }
-            for a in snapshot.actions
-        ],
-        "pending_events": [
-            {
-                "event_id": p.event_id,
-                "action_id": p.action_id,
-                "type": p.event_type,
-                "effective_date": p.effective_date.isoformat(),
-                "reason_code": p.reason_code,
-                "reason": p.reason,
-            }
-            for p in snapshot.pending_events
-        ],
         "product_code": snapshot.product_code,
         "product_name": snapshot.product_name,
         "price_term_months": snapshot.price_term_months,
         "renewal_term_months": snapshot.renewal_term_months,
         "billing_anchor_date": snapshot.billing_anchor_date.isoformat(),
         "updated_by_event_id": snapshot.updated_by_event_id,
+    }
+
+
+def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
+    """The JSON-ready snapshot with SPEC §5's field names (plus product and anchor fields)."""
+    return {
+        **snapshot_header(snapshot),
+        "state_periods": [period_record(p) for p in snapshot.state_periods],
+        "actions": [action_record(a) for a in snapshot.actions],
+        "pending_events": [pending_record(p) for p in snapshot.pending_events],
     }
 
 
@@ -266,3 +290,36 @@ def dead_letter_to_dict(letter: DeadLetter) -> dict[str, Any]:
     if source is not None and source.payload_encoding:
         record["payload_encoding"] = source.payload_encoding
     return record
+
+
+def dead_letter_json(letter: DeadLetter, limit: int) -> bytes:
+    """The dead-letter record as JSON, cut down to `limit` bytes if it would not fit.
+
+    A dead letter too large to send must not be lost (SPEC §4.6): its payload is cut to
+    what fits, marked `"payload_truncated": true` with the original `payload_bytes`
+    (of the payload as carried: text, or base64 text). Everything else is kept.
+    """
+    record = dead_letter_to_dict(letter)
+    encoded = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    payload = record.get("payload")
+    if len(encoded) <= limit or not isinstance(payload, str):
+        return encoded
+    original = len(payload.encode("utf-8"))
+    record["payload"] = ""
+    record["payload_truncated"] = True
+    record["payload_bytes"] = original
+    room = limit - len(json.dumps(record, ensure_ascii=False).encode("utf-8")) - 16
+    # JSON escaping can grow text up to 6×: cut generously, then tighten until it fits.
+    cut = payload[: max(room, 0)]
+    if record.get("payload_encoding") == "base64":
+        cut = cut[: len(cut) - len(cut) % 4]
+    while cut:
+        record["payload"] = cut
+        encoded = json.dumps(record, ensure_ascii=False).encode("utf-8")
+        if len(encoded) <= limit:
+            return encoded
+        cut = cut[: len(cut) * 3 // 4]
+        if record.get("payload_encoding") == "base64":
+            cut = cut[: len(cut) - len(cut) % 4]
+    record["payload"] = ""
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")

@@ -13,6 +13,19 @@ from streams.topics import TopicNames
 COMPACT = {"cleanup.policy": "compact"}
 
 
+def topic_configs(settings: Settings, *, compacted: bool) -> dict[str, str]:
+    """Configs of every topic the app creates: message size, replication, cleanup policy."""
+    configs = {
+        # Snapshots of large assets and dead letters of 1 MiB inputs exceed Kafka's 1 MB
+        # default; the producer is set to the same limit (streams.app.faust_settings).
+        "max.message.bytes": str(settings.max_message_bytes),
+        "min.insync.replicas": str(settings.insync_replicas),
+    }
+    if compacted:
+        configs.update(COMPACT)
+    return configs
+
+
 class PartitionMismatchError(RuntimeError):
     """Topics that must be co-partitioned are not: the fold would read the wrong table rows."""
 
@@ -39,13 +52,18 @@ async def ensure_topics(settings: Settings, names: TopicNames) -> dict[str, int]
     admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
     await admin.start()
     try:
-        wanted: dict[str, dict[str, str]] = {topic: {} for topic in names.created_by_us()}
-        wanted[names.snapshots] = COMPACT
-        wanted[names.asset_changelog] = COMPACT
-        wanted[names.fingerprint_changelog] = COMPACT
+        compacted = {names.snapshots, names.asset_changelog, names.fingerprint_changelog}
+        wanted = {
+            topic: topic_configs(settings, compacted=topic in compacted)
+            for topic in [
+                *names.created_by_us(),
+                names.asset_changelog,
+                names.fingerprint_changelog,
+            ]
+        }
         existing = await _partition_counts(admin, list(wanted))
         missing = [
-            NewTopic(topic, settings.partitions, 1, topic_configs=config)
+            NewTopic(topic, settings.partitions, settings.replication_factor, topic_configs=config)
             for topic, config in wanted.items()
             if topic not in existing
         ]

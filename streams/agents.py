@@ -1,50 +1,57 @@
-"""The three agents and the timer: thin shells around `streams.pipeline` and `domain.ledger`.
+"""The agents and the timer: they translate Kafka messages to commands and effects to sends.
 
-Every agent catches everything per message (faust acks and skips an event
-whose agent raised, #315), leaves its sends' futures for an `OrderedAcker`
-(streams/acks.py: the event is acked only when they all succeeded), and
-reassigns table values (a mutation alone never reaches the changelog).
+Three agents around the service layer (`service/`):
+
+- **intake** (input topics): decode; early rejections are dead-lettered; each
+  asset's `Deliver` goes to `assets.commands` and the message's `Claim` to
+  `assets.by-event`, both batched per partition (streams.batching).
+- **registry** (`assets.by-event`, keyed by event id): rules on conflicts
+  (service.registry), stores the first fingerprint per id, dead-letters the
+  loser and sends `Revoke`s to its assets.
+- **fold** (`assets.commands`, keyed by asset id): applies each command to the
+  asset's record (service.assets) in the asset table (streams.asset_store),
+  publishes snapshots through the coalescing publisher, sends transfer
+  revisions and dead letters.
+
+So an amendment takes two hops (input → commands → fold); its claim travels
+beside it. Every agent catches everything per message (faust acks and skips an
+event whose agent raised, #315) and leaves the futures of everything the
+message caused — sends, batches, changelog writes, the snapshot window — for
+an `OrderedAcker` (streams.acks): an event is acked only when all succeeded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from domain.events import TransferReceived
-from domain.idempotency import Seen, classify
-from domain.ledger import (
-    AssetLedger,
-    current_snapshot,
-    expire,
-    new_ledger,
-    next_boundary,
-    pending_deadline,
-    receive,
-    refresh,
-)
-from domain.ledger_types import DeadLetter, Delivery, Source, Step
+from aiokafka.errors import MessageSizeTooLargeError
+
+from domain.ledger import AssetLedger, next_boundary, pending_deadline
+from domain.ledger_types import DeadLetter, Outcome, Source
 from domain.reasons import ReasonCode
-from domain.snapshot_types import AssetSnapshot
-from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
-from schemas.state_codec import decode_state, encode_state
+from schemas.outputs import dead_letter_json
+from service import assets
+from service.intake import intake
+from service.messages import AssetCommand, Claim, Deliver, Effect, Publish, Retract, Revoke, Tick
+from service.registry import rule
 from streams import metrics
+from streams.asset_store import AssetStore
+from streams.batching import CommandBatcher
 from streams.clock import Clock
-from streams.pipeline import Rejection, dead_letter_for_rejection, decode_message, deliveries_for
+from streams.publishing import SnapshotPublisher
+from streams.records import RecordError, decode_commands, is_head_key
 
 log = logging.getLogger(__name__)
 
-# How many recent dead letters and transfers an asset keeps, to re-send them when a crash
-# replays commands (commits lag processing by seconds, so a few suffice).
-RECENT_OUTPUTS = 20
-# Decoded asset records kept in memory (each with the bytes it was decoded from).
-DECODED_CACHE_SIZE = 20_000
+# Kafka's default broker limit (message.max.bytes) less headroom: what a dead letter is
+# cut down to when a topic created by someone else refuses a larger one.
+FALLBACK_MESSAGE_BYTES = 900_000
 
 
 def _text(key: Any) -> str | None:
@@ -54,59 +61,63 @@ def _text(key: Any) -> str | None:
 
 
 @dataclass
-class AssetRecord:
-    """What the `assets` table holds per asset: the ledger plus crash-replay bookkeeping."""
-
-    last_offset: int
-    ledger: AssetLedger
-    # What recent commands sent besides the snapshot, by command offset: a replayed command
-    # re-sends them, since its first run may have stored the state but lost the sends.
-    recent_dead_letters: tuple[tuple[int, DeadLetter], ...] = ()
-    recent_transfers: tuple[tuple[int, TransferReceived], ...] = ()
-
-    def encode(self) -> bytes:
-        return encode_state(
-            (self.last_offset, self.ledger, self.recent_dead_letters, self.recent_transfers)
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> AssetRecord:
-        return cls(*decode_state(raw))
+class TopicNames:
+    commands: str
+    by_event: str
+    snapshots: str
+    deadletter: str
 
 
 @dataclass
 class Agents:
-    """The processing logic, given its topics, tables and clock (built by streams.app)."""
+    """The processing logic, given its topics, tables, clock and producer (built by streams.app)."""
 
-    app: Any  # the faust.App: crashed (not acked) when a send fails
-    topics: Any  # streams.app.Topics
+    app: Any  # the faust.App: its producer sends, and a failed send crashes it
+    topics: TopicNames
     asset_table: Any
-    fingerprint_table: Any
+    registry_table: Any
     clock: Clock
-    grace: Any
+    grace: timedelta
+    partitions: dict[str, int]
+    publish_window: float
+    max_message_bytes: int
+    max_snapshot_bytes: int
     wake_index: dict[bytes, tuple[datetime | None, date | None]] = field(default_factory=dict)
     # Sends not yet acknowledged, per task: the agents share this object and run concurrently.
     in_flight: dict[asyncio.Task[Any] | None, list[Any]] = field(default_factory=dict)
-    decoded: dict[bytes, tuple[bytes, AssetRecord]] = field(default_factory=dict)
+    store: AssetStore = field(init=False)
+    batcher: CommandBatcher = field(init=False)
+    publisher: SnapshotPublisher = field(init=False)
 
     def __post_init__(self) -> None:
-        for table in (self.asset_table, self.fingerprint_table):
+        self.store = AssetStore(self.asset_table)
+        self.batcher = CommandBatcher(self._send_batch, self.partitions)
+        self.publisher = SnapshotPublisher(self._send_snapshot, window=self.publish_window,
+                                           limit=self.max_snapshot_bytes)  # fmt: skip
+        for table in (self.asset_table, self.registry_table):
             _track_changelog(table, self.pending)
+
+    # --- bookkeeping of sends -------------------------------------------------------------------
 
     def pending(self) -> list[Any]:
         """The calling task's unacknowledged sends."""
         return self.in_flight.setdefault(asyncio.current_task(), [])
 
-    async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
-        """Start a send; the event is acked only after it is acknowledged (see streams.acks)."""
-        future = await topic.send(key=key, value=value)
-        self.pending().append(future)
-
     def take_pending(self) -> list[Any]:
         """The calling task's sends so far (for an OrderedAcker); the task starts afresh."""
         return self.in_flight.pop(asyncio.current_task(), [])
 
-    # --- 1. intake: decode, early rejections, re-key by event id ---------------------------
+    async def _produce(self, topic: str, key: bytes | None, value: bytes | None,
+                       partition: int | None = None) -> Any:  # fmt: skip
+        return await self.app.producer.send(topic, key, value, partition, None, None)
+
+    async def _send_batch(self, topic: str, partition: int, value: bytes) -> Any:
+        return await self._produce(topic, None, value, partition)
+
+    async def _send_snapshot(self, key: bytes, value: bytes | None) -> Any:
+        return await self._produce(self.topics.snapshots, key, value)
+
+    # --- 1. intake ------------------------------------------------------------------------------
 
     async def intake(self, event: Any) -> None:
         message = event.message
@@ -115,164 +126,128 @@ class Agents:
             message.topic, message.partition, message.offset, _text(message.key), raw
         )
         try:
-            decoded = decode_message(message.value, source)
-            if isinstance(decoded, Rejection):
-                letter = dead_letter_for_rejection(decoded, source, self.clock.now())
-                await self.dead_letter(message.key, letter)
-                return
-            # Commands are encoded once here; dedupe forwards them as they are.
-            commands = [
-                [delivery.event.asset_id, encode_state(("deliver", delivery)).decode()]
-                for delivery in deliveries_for(decoded, source, self.clock.now())
-            ]
-            value = json.dumps({"fingerprint": decoded.fingerprint, "commands": commands})
-            await self.send(self.topics.by_event, decoded.event_id.encode(), value.encode())
+            result = intake(message.value, source, self.clock.now())
+            if result.rejected is not None:
+                metrics.count("dead_lettered", result.rejected.reason_code.value)
+            await self.carry_out(result.effects)
         except Exception:  # an agent must never raise (faust #315)
             await self.internal_error("intake", message.key, source)
 
-    # --- 2. dedupe: one fingerprint per event id; fan out to assets --------------------------
+    # --- 2. registry ----------------------------------------------------------------------------
 
-    async def dedupe(self, event: Any) -> None:
+    async def registry(self, event: Any) -> None:
         message = event.message
         try:
-            document = json.loads(message.value)
-            fingerprint: str = document["fingerprint"]
-            commands: list[list[str]] = document["commands"]
-            key = message.key
-            # The table is raw bytes: RocksDB gives back bytes (memory:// would hand back
-            # whatever was stored), so compare text with text.
-            stored = self.fingerprint_table.get(key)
-            previous = stored.decode() if isinstance(stored, bytes) else stored
-            seen = classify(previous, fingerprint)
-            if seen is Seen.CONFLICT:
-                first: Delivery = decode_state(commands[0][1].encode())[1]
-                letter = DeadLetter(
-                    event_id=_text(key),
-                    reason_code=ReasonCode.DUPLICATE_CONFLICT,
-                    reason=f"event id {_text(key)!r} was seen before with different content",
-                    source=first.source,
-                    dead_lettered_at=self.clock.now(),
-                )
-                await self.dead_letter(_source_key(letter), letter)
-                return
-            if seen is Seen.NEW:
-                self.fingerprint_table[key] = fingerprint.encode()
-            for asset_id, command in commands:
-                await self.send(self.topics.commands, asset_id.encode(), command.encode())
-        except Exception:
-            await self.internal_error("dedupe", message.key, None)
+            commands = decode_commands(message.value)
+        except RecordError:
+            await self.internal_error("registry", message.key, None)
+            return
+        for command in commands:
+            try:
+                if not isinstance(command, Claim):
+                    raise RecordError(f"the registry got a {type(command).__name__}")
+                key = command.event_id.encode()
+                stored = self.registry_table.get(key)
+                previous = stored.decode() if isinstance(stored, bytes) else stored
+                ruling = rule(previous, command)
+                if ruling.seen.value != "conflict":
+                    # New: store it. Seen: store it again, since a local store may hold a
+                    # write whose changelog record a crash lost.
+                    self.registry_table[key] = ruling.winner.encode()
+                else:
+                    metrics.count("dead_lettered", ReasonCode.DUPLICATE_CONFLICT.value)
+                await self.carry_out(ruling.effects)
+            except Exception:
+                source = command.source if isinstance(command, Claim) else None
+                await self.internal_error("registry", message.key, source)
 
-    # --- 3. fold: the per-asset ledger --------------------------------------------------------
+    # --- 3. fold --------------------------------------------------------------------------------
 
     async def fold(self, event: Any) -> None:
         message = event.message
-        key: bytes = message.key
-        started = time.perf_counter()
         try:
-            record = self.load(key)
-            if message.offset <= record.last_offset:
-                await self.republish(key, record, message.offset)
-                return
-            command = decode_state(message.value)
-            step = self.apply(record.ledger, command)
-            ledger = step.ledger
-            if not isinstance(ledger, AssetLedger):
-                raise TypeError(f"the ledger step returned {type(ledger).__name__}")
-            offset = message.offset
-            letters = tuple((offset, letter) for letter in step.dead_letters)
-            transfers = tuple((offset, transfer) for transfer in step.transfers)
-            self.store(key, AssetRecord(
-                offset,
-                ledger,
-                (*record.recent_dead_letters, *letters)[-RECENT_OUTPUTS:],
-                (*record.recent_transfers, *transfers)[-RECENT_OUTPUTS:],
-            ))  # fmt: skip
-            await self.emit(key, step)
-            self.remember_wake_up(key, ledger)
-        except Exception:
-            await self.internal_error("fold", key, _command_source(message.value))
-        metrics.LATENCY.observe(time.perf_counter() - started)
+            commands = decode_commands(message.value)
+        except RecordError:
+            await self.internal_error("fold", message.key, None)
+            return
+        for index, command in enumerate(commands):
+            started = time.perf_counter()
+            try:
+                if isinstance(command, Claim):
+                    raise RecordError("the fold got a claim")
+                await self.apply(command, (message.offset, index))
+            except Exception:
+                source = command.delivery.source if isinstance(command, Deliver) else None
+                key = None if isinstance(command, Claim) else command.asset_id.encode()
+                await self.internal_error("fold", key, source)
+            metrics.LATENCY.observe(time.perf_counter() - started)
+        if self.publisher.immediate:
+            await self.publisher.close_window()
 
-    def load(self, key: bytes) -> AssetRecord:
-        """The asset's record; decoded only when the table holds other bytes than we wrote.
-
-        Decoding a ledger costs more than folding an event, so the last record written per
-        key is kept with its bytes; after a restart, recovery or rebalance the stored bytes
-        differ (or are new) and the table's copy wins.
-        """
-        stored = self.asset_table.get(key)
-        if stored is None:
-            self.decoded.pop(key, None)
-            return AssetRecord(-1, new_ledger(key.decode()))
-        cached = self.decoded.get(key)
-        if cached is not None and cached[0] == stored:
-            return cached[1]
-        record = AssetRecord.decode(stored)
-        self.decoded[key] = (stored, record)
-        return record
-
-    def store(self, key: bytes, record: AssetRecord) -> None:
-        raw = record.encode()
-        self.asset_table[key] = raw  # reassign: only a set reaches the changelog
-        self.decoded[key] = (raw, record)
-        if len(self.decoded) > DECODED_CACHE_SIZE:
-            self.decoded.pop(next(iter(self.decoded)))  # oldest insertion first
-
-    def apply(self, ledger: AssetLedger, command: tuple[Any, ...]) -> Step:
-        as_of, now = self.clock.today(), self.clock.now()
-        if command[0] == "deliver":
-            step = receive(ledger, command[1], as_of=as_of, now=now)
-            if step.outcome is not None and command[1].source is not None:
-                metrics.count(step.outcome.value)
-            return step
-        # "tick": grace periods, then the clock's boundaries.
-        expired = expire(ledger, as_of=as_of, now=now, grace=self.grace)
-        for letter in expired.dead_letters:
+    async def apply(self, command: AssetCommand, position: assets.Position) -> None:
+        """One command for one asset: load, handle, store, then carry out its effects."""
+        key = command.asset_id.encode()
+        record = self.store.load(key)
+        handled = assets.handle(record, command, position=position, as_of=self.clock.today(),
+                                now=self.clock.now(), grace=self.grace)  # fmt: skip
+        self.store.save(key, handled.record, handled.written)  # before any await
+        ledger = handled.record.ledger
+        if handled.outcome is not None and handled.outcome is not Outcome.HELD:
+            metrics.count(handled.outcome.value, "replayed" if handled.replayed else "")
+        for letter in handled.dead_lettered:
             metrics.count("dead_lettered", letter.reason_code.value)
-        if not isinstance(expired.ledger, AssetLedger):
-            raise TypeError(f"expire returned {type(expired.ledger).__name__}")
-        if expired.snapshot is not None or expired.retracted or expired.transfers:
-            return expired
-        refreshed = refresh(expired.ledger, as_of=as_of)
-        return Step(refreshed.ledger, None, refreshed.snapshot, expired.dead_letters,
-                    refreshed.transfers)  # fmt: skip
+        await self.carry_out(handled.effects, ledger)
+        self.remember_wake_up(key, ledger)
 
-    async def emit(self, key: bytes, step: Step) -> None:
-        snapshot = step.snapshot
-        if snapshot is not None:
-            await self.publish(key, snapshot)
-            metrics.SNAPSHOTS.inc()
-        if step.retracted:
-            await self.send(self.topics.snapshots, key, None)
-            metrics.TOMBSTONES.inc()
-        for letter in step.dead_letters:
-            await self.dead_letter(_source_key(letter), letter, count=False)
-        for target in step.transfers:
-            await self.transfer(target)
+    # --- effects --------------------------------------------------------------------------------
 
-    async def transfer(self, target: TransferReceived) -> None:
-        """The target side of a transfer goes to its asset through the keyed command topic."""
-        fingerprint = f"transfer:{target.event_id}:{target.source_revision}"
-        delivery = Delivery(target, fingerprint, None, self.clock.now())
-        await self.command(target.asset_id, ("deliver", delivery))
+    async def carry_out(
+        self, effects: tuple[Effect, ...], ledger: AssetLedger | None = None
+    ) -> None:
+        for effect in effects:
+            if isinstance(effect, Publish | Retract):
+                if ledger is None:  # pragma: no cover - only the fold publishes
+                    raise RuntimeError("a publication without the asset's ledger")
+                self.pending().append(self.publisher.publish(effect.asset_id.encode(), ledger))
+            elif isinstance(effect, DeadLetter):
+                await self.dead_letter(effect)
+            elif isinstance(effect, Claim):
+                await self.command(self.topics.by_event, effect.event_id.encode(), effect)
+            else:
+                await self.command(self.topics.commands, effect.asset_id.encode(), effect)
 
-    async def republish(self, key: bytes, record: AssetRecord, offset: int) -> None:
-        """A replayed command (crash before commit): re-send what it may have failed to send.
+    async def command(self, topic: str, key: bytes, command: Claim | AssetCommand) -> None:
+        self.pending().append(await self.batcher.add(topic, key, command))
 
-        The state is written again too: a local RocksDB store keeps writes whose changelog
-        records were lost in the crash. Targets ignore a transfer revision they already hold.
-        """
-        metrics.count("duplicate", "replayed")
-        self.store(key, record)
-        snapshot = current_snapshot(record.ledger)
-        if snapshot is not None:
-            await self.publish(key, snapshot)
-        for letter_offset, letter in record.recent_dead_letters:
-            if letter_offset >= offset:
-                await self.dead_letter(_source_key(letter), letter, count=False)
-        for transfer_offset, transfer in record.recent_transfers:
-            if transfer_offset >= offset:
-                await self.transfer(transfer)
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        """Send a dead letter keyed like its message; cut down rather than lost (SPEC §4.6)."""
+        key = letter.source.key.encode() if letter.source and letter.source.key else None
+        value = dead_letter_json(letter, self.max_message_bytes - 1024)
+        self.pending().append(asyncio.ensure_future(self._send_dead_letter(key, letter, value)))
+
+    async def _send_dead_letter(self, key: bytes | None, letter: DeadLetter, value: bytes) -> None:
+        try:
+            await (await self._produce(self.topics.deadletter, key, value))
+        except MessageSizeTooLargeError:
+            # The topic (or the broker) takes less than we were told: cut it down to what any
+            # Kafka takes by default, and send that.
+            log.warning("dead letter of %d bytes refused as too large; sending it cut down",
+                        len(value))  # fmt: skip
+            smaller = dead_letter_json(letter, FALLBACK_MESSAGE_BYTES)
+            await (await self._produce(self.topics.deadletter, key, smaller))
+
+    async def internal_error(self, agent: str, key: Any, source: Source | None) -> None:
+        log.exception("%s failed on a message (key %r); dead-lettering it", agent, key)
+        metrics.INTERNAL_ERRORS.labels(agent=agent).inc()
+        metrics.count("dead_lettered", ReasonCode.INTERNAL_ERROR.value)
+        letter = DeadLetter(
+            event_id=None,
+            reason_code=ReasonCode.INTERNAL_ERROR,
+            reason=f"the {agent} agent failed on this message; see the worker log",
+            source=source,
+            dead_lettered_at=self.clock.now(),
+        )
+        await self.dead_letter(letter)
 
     # --- timer ----------------------------------------------------------------------------------
 
@@ -287,79 +262,37 @@ class Agents:
     async def rebuild_wake_index(self) -> None:
         """After a restart or rebalance the index is empty: rebuild it from the local table.
 
-        Rows decoded by the fold are reused; the loop yields now and then so the agents
-        keep running while a large table is scanned.
+        Only head rows are read; records cached by the fold are re-used; the loop yields
+        now and then so the agents keep running while a large table is scanned.
         """
-        for number, (key, stored) in enumerate(list(self.asset_table.items())):
+        for number, key in enumerate(list(self.asset_table.keys())):
             if number % 200 == 199:
                 await asyncio.sleep(0)
+            if not is_head_key(key):
+                continue
             try:
-                cached = self.decoded.get(key)
-                record = cached[1] if cached and cached[0] == stored else AssetRecord.decode(stored)
+                record = self.store.cached(key) or self.store.load(key)
                 self.remember_wake_up(key, record.ledger)
             except Exception:  # one bad row must not stop the timer
                 log.exception("cannot read asset %r from the table", key)
 
     async def tick(self) -> int:
-        """Send a tick command to every asset whose grace ended or boundary passed."""
+        """Send a tick to every asset whose grace ended or whose next boundary passed."""
         today, now = self.clock.today(), self.clock.now()
         due = [
             key
-            for key, (deadline, boundary) in self.wake_index.items()
+            for key, (deadline, boundary) in list(self.wake_index.items())
             if (deadline is not None and deadline <= now)
             or (boundary is not None and boundary <= today)
         ]
         for key in due:
-            del self.wake_index[key]  # the fold agent re-adds it after the tick
-            await self.send(self.topics.commands, key, encode_state(("tick",)))
+            # The fold re-adds it after the tick; the fold may also have removed it meanwhile.
+            self.wake_index.pop(key, None)
+            await self.command(self.topics.commands, key, Tick(key.decode()))
+        await self.batcher.flush()
         # A failed tick is logged by the timer; the index rebuild wakes the asset again.
         await asyncio.gather(*self.take_pending())
         return len(due)
-
-    # --- outputs ----------------------------------------------------------------------------
-
-    async def publish(self, key: bytes, snapshot: AssetSnapshot) -> None:
-        await self.send(self.topics.snapshots, key, json.dumps(snapshot_to_dict(snapshot)).encode())
-
-    async def command(self, asset_id: str, command: tuple[Any, ...]) -> None:
-        await self.send(self.topics.commands, asset_id.encode(), encode_state(command))
-
-    async def dead_letter(self, key: bytes | None, letter: DeadLetter, count: bool = True) -> None:
-        await self.send(
-            self.topics.deadletter, key, json.dumps(dead_letter_to_dict(letter)).encode()
-        )
-        if count:
-            metrics.count("dead_lettered", letter.reason_code.value)
-
-    async def internal_error(self, agent: str, key: Any, source: Source | None) -> None:
-        log.exception("%s failed on a message (key %r); dead-lettering it", agent, key)
-        metrics.INTERNAL_ERRORS.labels(agent=agent).inc()
-        letter = DeadLetter(
-            event_id=None,
-            reason_code=ReasonCode.INTERNAL_ERROR,
-            reason=f"the {agent} agent failed on this message; see the worker log",
-            source=source,
-            dead_lettered_at=self.clock.now(),
-        )
-        try:
-            await self.dead_letter(key if isinstance(key, bytes) else None, letter)
-        except Exception:  # even the dead-letter send failing must not raise
-            log.exception("could not dead-letter after an internal error")
-
-
-def _source_key(letter: DeadLetter) -> bytes | None:
-    """A dead letter is keyed like the message it stands for."""
-    key = letter.source.key if letter.source else None
-    return key.encode() if key else None
-
-
-def _command_source(raw: bytes | None) -> Source | None:
-    try:
-        command = decode_state(raw or b"")
-        delivery = command[1] if command and command[0] == "deliver" else None
-        return delivery.source if isinstance(delivery, Delivery) else None
-    except Exception:
-        return None
 
 
 def _track_changelog(table: Any, pending: Callable[[], list[Any]]) -> None:
@@ -379,3 +312,6 @@ def _track_changelog(table: Any, pending: Callable[[], list[Any]]) -> None:
         return future
 
     table.send_changelog = tracked
+
+
+__all__ = ["Agents", "Revoke", "TopicNames"]

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.acks import OrderedAcker
-from streams.agents import Agents
+from streams.agents import Agents, TopicNames
 from streams.clock import Clock
+from streams.offsets import OffsetGuard, committed_offsets_of
 from streams.settings import Settings, app_id, broker_credentials, faust_broker_urls
-from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, TopicNames, topic_names
+from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, topic_names
 
 log = logging.getLogger(__name__)
 
@@ -23,77 +23,93 @@ log = logging.getLogger(__name__)
 WAKE_INDEX_REBUILD_SECONDS = 300.0
 # How soon an idle agent's last events are acked (and so become committable).
 ACK_IDLE_SECONDS = 0.2
+# The producer waits this long to fill a batch: many small sends become one request.
+PRODUCER_LINGER_SECONDS = 0.002
+PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
-@dataclass
-class Topics:
-    orders: Any
-    amendments: Any
-    by_event: Any
-    commands: Any
-    snapshots: Any
-    deadletter: Any
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """faust.App settings of every assetstream worker — and of the benchmarks' bare relay, so
+    that the ceiling it measures runs with the same broker, producer and consumer settings."""
+    compression = None if settings.compression == "none" else settings.compression
+    return {
+        "broker": faust_broker_urls(settings),
+        "broker_credentials": broker_credentials(settings),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "topic_disable_leader": True,
+        "broker_commit_interval": 1.0,
+        # A killed worker's partitions move after the session timeout (faust's default 60 s);
+        # heartbeats come from faust's consumer thread, so a busy agent does not miss them.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 3.0,
+        "producer_acks": -1,
+        "producer_compression_type": compression,
+        "producer_linger": PRODUCER_LINGER_SECONDS,
+        "producer_max_batch_size": PRODUCER_BATCH_BYTES,
+        # Messages up to ASSETSTREAM_MAX_MESSAGE_BYTES (topics are created to accept them).
+        "producer_max_request_size": settings.max_message_bytes,
+        "consumer_max_fetch_size": max(settings.max_message_bytes, 4 * 1024 * 1024),
+        "table_standby_replicas": settings.standby_replicas,
+    }
 
 
-def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
-    """The worker's app: intake → dedupe (by event id) → fold (by asset id) → outputs."""
-    names: TopicNames = topic_names(settings)
+def build_app(
+    settings: Settings, *, with_projection: bool = True, partitions: dict[str, int] | None = None
+) -> faust.App:
+    """The worker's app: intake → (commands by asset id | claims by event id) → fold | registry.
+
+    `partitions`: the partition counts of the internal topics (from `ensure_topics`); the
+    batcher chooses partitions itself, so it must know them.
+    """
+    names = topic_names(settings)
     app = faust.App(
         app_id(settings),
-        broker=faust_broker_urls(settings),
-        broker_credentials=broker_credentials(settings),
         store=settings.store,
         # One folder per app id: RocksDB files are named by table, not by app, so two
         # prefixes sharing ASSETSTREAM_DATA_DIR would otherwise open each other's tables.
         datadir=str(settings.data_dir / app_id(settings)),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=1,
-        topic_disable_leader=True,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
-        broker_commit_interval=1.0,
-        # A killed worker's partitions move after the session timeout (faust's default 60 s);
-        # heartbeats come from faust's consumer thread, so a busy agent does not miss them.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
-        producer_acks=-1,
-        table_standby_replicas=0,
+        web_host=settings.web_bind,
+        web_bind=settings.web_bind,
+        **faust_settings(settings),
     )
 
-    def topic(name: str) -> Any:
+    def topic(name: str, **extra: Any) -> Any:
         return app.topic(name, key_serializer="raw", value_serializer="raw",
-                         partitions=settings.partitions)  # fmt: skip
+                         partitions=settings.partitions, **extra)  # fmt: skip
 
-    topics = Topics(
-        orders=topic(names.orders),
-        amendments=topic(names.amendments),
-        by_event=topic(names.by_event),
-        commands=topic(names.commands),
-        snapshots=app.topic(
-            names.snapshots,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=settings.partitions,
-            compacting=True,
-        ),
-        deadletter=topic(names.deadletter),
-    )
+    orders, amendments = topic(names.orders), topic(names.amendments)
+    by_event, commands = topic(names.by_event), topic(names.commands)
     # bytes keys and values select faust's raw codec: we encode values ourselves.
     asset_table = app.Table(
         ASSET_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
     )
-    fingerprint_table = app.Table(
+    registry_table = app.Table(
         FINGERPRINT_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
     )
+    counts = partitions or {}
     agents = Agents(
         app=app,
-        topics=topics,
+        topics=TopicNames(
+            commands=names.commands,
+            by_event=names.by_event,
+            snapshots=names.snapshots,
+            deadletter=names.deadletter,
+        ),
         asset_table=asset_table,
-        fingerprint_table=fingerprint_table,
+        registry_table=registry_table,
         clock=Clock(settings.as_of),
         grace=settings.pending_grace,
+        partitions={
+            names.commands: counts.get(names.commands, settings.partitions),
+            names.by_event: counts.get(names.by_event, settings.partitions),
+        },
+        publish_window=settings.publish_window.total_seconds(),
+        max_message_bytes=settings.max_message_bytes,
+        max_snapshot_bytes=settings.max_snapshot_bytes,
     )
-
+    guard = OffsetGuard(committed_offsets_of(app))
     ackers: list[OrderedAcker] = []
 
     async def consume(stream: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
@@ -103,32 +119,44 @@ def build_app(settings: Settings, *, with_projection: bool = True) -> faust.App:
         ackers.append(acker)
         try:
             async for event in noack.events():
+                message = event.message
+                skipped = guard.check(message.topic, message.partition, message.offset)
+                if skipped is not None:
+                    log.critical("%s", skipped)
+                    await app.crash(skipped)
+                    await asyncio.Event().wait()  # the crash cancels this task; ack nothing
                 await handle(event)
                 await acker.add(event, agents.take_pending())
         finally:
             ackers.remove(acker)  # faust may restart an agent with a fresh stream
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal typing
+    async def forget_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
+        # faust has dropped the buffered events of revoked partitions by now; when one comes
+        # back (here or after another worker had it) it starts at its committed offset.
+        guard.forget(revoked)
+
     # concurrency=1 everywhere: more can commit past in-flight events (faust #606).
-    @app.agent(topics.orders, name="intake-orders", concurrency=1)
+    @app.agent(orders, name="intake-orders", concurrency=1)
     async def intake_orders(stream: Any) -> None:
         await consume(stream, agents.intake)
 
-    @app.agent(topics.amendments, name="intake-amendments", concurrency=1)
+    @app.agent(amendments, name="intake-amendments", concurrency=1)
     async def intake_amendments(stream: Any) -> None:
         await consume(stream, agents.intake)
 
-    @app.agent(topics.by_event, name="dedupe", concurrency=1)
-    async def dedupe(stream: Any) -> None:
-        await consume(stream, agents.dedupe)
+    @app.agent(by_event, name="registry", concurrency=1)
+    async def registry(stream: Any) -> None:
+        await consume(stream, agents.registry)
 
-    @app.agent(topics.commands, name="fold-assets", concurrency=1)
+    @app.agent(commands, name="fold-assets", concurrency=1)
     async def fold_assets(stream: Any) -> None:
         await consume(stream, agents.fold)
 
     @app.timer(interval=ACK_IDLE_SECONDS)  # type: ignore[untyped-decorator]  # faust untyped
     async def ack_idle_events() -> None:
         # An agent waiting for its next event acks nothing: ack its finished tail here.
-        for acker in ackers:
+        for acker in list(ackers):
             try:
                 await acker.ack_ready()
             except Exception:

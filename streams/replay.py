@@ -1,4 +1,4 @@
-"""The engine with no Kafka: what the worker does per message, in memory, in file order.
+"""The engine with no Kafka: the worker's handlers on an in-memory bus, in file order.
 
 `assetstream replay` drives this; tests use it as the oracle the Kafka path
 must match. The end of the input ends every grace period (SPEC §7).
@@ -6,90 +6,67 @@ must match. The end of the input ends every grace period (SPEC §7).
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from domain.idempotency import Seen, classify
-from domain.ledger import AssetLedger, expire, new_ledger, receive
-from domain.ledger_types import DeadLetter, Delivery, Source, Step
-from domain.reasons import ReasonCode
+from domain.ledger_types import DeadLetter, Source
+from domain.snapshot import render
 from domain.snapshot_types import AssetSnapshot
-from streams.pipeline import Rejection, dead_letter_for_rejection, decode_message, deliveries_for
+from schemas.snapshot_render import SnapshotRenderer
+from service.bus import Bus
 
 
 @dataclass
 class ReplayEngine:
-    """In-memory ledgers, event-id fingerprints and outputs for one replay."""
+    """One replay of one input file."""
 
     as_of: date
     source_name: str
     clock: datetime = field(default_factory=lambda: datetime.now(UTC))
-    ledgers: dict[str, AssetLedger] = field(default_factory=dict)
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    snapshots: dict[str, AssetSnapshot] = field(default_factory=dict)
-    rejected: list[DeadLetter] = field(default_factory=list)
-    outcomes: Counter[str] = field(default_factory=Counter)
-    messages: int = 0
+    bus: Bus = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bus = Bus(as_of=self.as_of, now=self.clock)
 
     def feed(self, raw: bytes, line_number: int) -> None:
-        """One input line: decode, check its id, fan out to its assets."""
-        self.messages += 1
-        source = Source.from_bytes(self.source_name, None, line_number, None, raw)
-        decoded = decode_message(raw, source)
-        if isinstance(decoded, Rejection):
-            self._reject(dead_letter_for_rejection(decoded, source, self.clock))
-            return
-        seen = classify(self.fingerprints.get(decoded.event_id), decoded.fingerprint)
-        if seen is Seen.CONFLICT:
-            self._reject(
-                DeadLetter(
-                    event_id=decoded.event_id,
-                    reason_code=ReasonCode.DUPLICATE_CONFLICT,
-                    reason=f"event id {decoded.event_id!r} was seen before with different content",
-                    source=source,
-                    dead_lettered_at=self.clock,
-                )
-            )
-            return
-        self.fingerprints.setdefault(decoded.event_id, decoded.fingerprint)
-        for delivery in deliveries_for(decoded, source, self.clock):
-            self._deliver(delivery)
+        """One input line; its source is the file and its line number."""
+        self.bus.feed(raw, Source.from_bytes(self.source_name, None, line_number, None, raw))
 
     def finish(self) -> None:
-        """End of input: every grace period ends, so whatever is still pending is rejected."""
-        for asset_id in sorted(self.ledgers):
-            step = expire(self.ledgers[asset_id], as_of=self.as_of, now=self.clock, grace=None)
-            for delivery in self._adopt(asset_id, step):
-                self._deliver(delivery)
+        self.bus.finish()
 
-    def _deliver(self, first: Delivery) -> None:
-        # Transfers fan out to their targets breadth-first, as the keyed topic would.
-        queue: deque[Delivery] = deque([first])
-        while queue:
-            delivery = queue.popleft()
-            asset_id = delivery.event.asset_id
-            ledger = self.ledgers.get(asset_id) or new_ledger(asset_id)
-            step = receive(ledger, delivery, as_of=self.as_of, now=self.clock)
-            if step.outcome is not None and delivery.source is not None:
-                self.outcomes[step.outcome.value] += 1
-            queue.extend(self._adopt(asset_id, step))
+    @property
+    def messages(self) -> int:
+        return self.bus.messages
 
-    def _adopt(self, asset_id: str, step: Step) -> list[Delivery]:
-        if isinstance(step.ledger, AssetLedger):
-            self.ledgers[asset_id] = step.ledger
-        snapshot = step.snapshot
-        if snapshot is not None:
-            self.snapshots[asset_id] = snapshot
-        if step.retracted:
-            self.snapshots.pop(asset_id, None)
-        for letter in step.dead_letters:
-            self._reject(letter)
-        return [
-            Delivery(t, f"transfer:{t.event_id}:{t.source_revision}", None, self.clock)
-            for t in step.transfers
-        ]
+    @property
+    def outcomes(self) -> Counter[str]:
+        return self.bus.outcomes
 
-    def _reject(self, letter: DeadLetter) -> None:
-        self.rejected.append(letter)
-        self.outcomes[f"dead_lettered:{letter.reason_code.value}"] += 1
+    @property
+    def rejected(self) -> list[DeadLetter]:
+        return self.bus.rejected
+
+    def asset_ids(self) -> list[str]:
+        """Assets with a published snapshot, sorted."""
+        return sorted(self.bus.published)
+
+    def snapshot_json(self, asset_id: str) -> bytes | None:
+        """The asset's snapshot exactly as the worker would publish it."""
+        return SnapshotRenderer().render(self.bus.records[asset_id].ledger)
+
+    @property
+    def snapshots(self) -> dict[str, AssetSnapshot]:
+        """Every published asset's snapshot as domain views (for summaries and tests)."""
+        views = {}
+        for asset_id in self.asset_ids():
+            ledger = self.bus.records[asset_id].ledger
+            if ledger.published is None:
+                continue
+            snapshot = render(ledger.fold, asset_id=asset_id, version=ledger.version,
+                              as_of=ledger.published.as_of,
+                              updated_by_event_id=ledger.updated_by_event_id)  # fmt: skip
+            if snapshot is not None:
+                views[asset_id] = snapshot
+        return views

@@ -30,12 +30,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"assetstream worker: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(ensure_topics(settings, topic_names(settings)))
+        partitions = asyncio.run(ensure_topics(settings, topic_names(settings)))
     except PartitionMismatchError as exc:
         print(f"assetstream worker: {exc}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings, with_projection=not args.no_projection)
+    app = build_app(settings, with_projection=not args.no_projection, partitions=partitions)
     worker = Worker(app, loglevel=args.loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

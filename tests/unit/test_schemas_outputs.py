@@ -16,6 +16,7 @@ from domain.events import Category, Subtype
 from domain.ledger import new_ledger, receive
 from domain.ledger_types import DeadLetter, Delivery, Source
 from domain.reasons import ReasonCode
+from domain.snapshot import render
 from domain.snapshot_types import AssetSnapshot, PendingView
 from schemas.decode import Decoded, decode
 from schemas.outputs import (
@@ -27,6 +28,7 @@ from schemas.outputs import (
     snapshot_from_dict,
     snapshot_to_dict,
 )
+from schemas.snapshot_render import SnapshotRenderer
 from tests.support.builders import T0, d
 from tests.support.snapshots import CAPRICORN
 
@@ -48,7 +50,7 @@ SPEC_DEAD_LETTER_FIELDS = {
 
 def capricorn_upsell_snapshot() -> AssetSnapshot:
     """The engine's snapshot for SPEC §5's example, from the vendored scenario's wire events."""
-    ledger, snapshot = new_ledger("AST-QBO-CAPRICORN"), None
+    ledger = new_ledger("AST-QBO-CAPRICORN")
     for line in (SCENARIOS / "capricorn-upsell.events.jsonl").read_bytes().splitlines():
         decoded = decode(line)
         assert isinstance(decoded, Decoded), decoded
@@ -58,7 +60,42 @@ def capricorn_upsell_snapshot() -> AssetSnapshot:
                 ledger, Delivery(event, decoded.fingerprint, source, T0), as_of=d("2026-03-01"),
                 now=T0,
             )  # fmt: skip
-            ledger, snapshot = step.ledger, step.snapshot or snapshot  # type: ignore[assignment]
+            ledger = step.ledger
+    assert ledger.published is not None
+    snapshot = render(
+        ledger.fold,
+        asset_id=ledger.asset_id,
+        version=ledger.version,
+        as_of=ledger.published.as_of,
+        updated_by_event_id=ledger.updated_by_event_id,
+    )
+    assert snapshot is not None
+    return snapshot
+
+
+def test_the_incremental_renderer_writes_what_snapshot_to_dict_describes() -> None:
+    """One shape: the worker's renderer and the record mapper agree on every field."""
+    ledger = new_ledger("AST-QBO-CAPRICORN")
+    renderer = SnapshotRenderer()
+    for line in (SCENARIOS / "capricorn-upsell.events.jsonl").read_bytes().splitlines():
+        decoded = decode(line)
+        assert isinstance(decoded, Decoded), decoded
+        for event in decoded.events:
+            delivery = Delivery(event, decoded.fingerprint, Source("t", 0, 0, None, "{}"), T0)
+            ledger = receive(ledger, delivery, as_of=d("2026-03-01"), now=T0).ledger
+            rendered = renderer.render(ledger)
+            assert rendered is not None
+            assert json.loads(rendered) == snapshot_to_dict(_view(ledger))
+
+
+def _view(ledger: Any) -> AssetSnapshot:
+    snapshot = render(
+        ledger.fold,
+        asset_id=ledger.asset_id,
+        version=ledger.version,
+        as_of=ledger.published.as_of,
+        updated_by_event_id=ledger.updated_by_event_id,
+    )
     assert snapshot is not None
     return snapshot
 

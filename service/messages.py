@@ -1,0 +1,76 @@
+"""Typed commands between the handlers, and the effects a handler asks its shell to carry out.
+
+Commands travel between handlers (through Kafka in the worker, through a queue in
+replay): `Deliver`, `Revoke` and `Tick` go to one asset (keyed by `asset_id`),
+`Claim` to the event-id registry (keyed by `event_id`). Effects leave the
+system: a snapshot to publish (rendered by the shell, which may coalesce), a
+tombstone, a dead letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.ledger_types import DeadLetter, Delivery, Source
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """An event for one asset: an input line's event, or a transfer target's revision."""
+
+    delivery: Delivery
+
+    @property
+    def asset_id(self) -> str:
+        return self.delivery.event.asset_id
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """The registry ruled this content of `event_id` a duplicate_conflict: drop it here."""
+
+    asset_id: str
+    event_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The clock moved for this asset: pending grace periods and date boundaries."""
+
+    asset_id: str
+
+
+AssetCommand = Deliver | Revoke | Tick
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One decoded input message, for the event-id registry (SPEC §3 idempotency)."""
+
+    event_id: str
+    fingerprint: str
+    asset_ids: tuple[str, ...]
+    source: Source
+    received_at: datetime
+
+
+Command = AssetCommand | Claim
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish this asset's current snapshot (the shell renders it, possibly coalescing)."""
+
+    asset_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """This asset no longer exists: publish a tombstone for its key."""
+
+    asset_id: str
+
+
+Effect = Command | Publish | Retract | DeadLetter
