@@ -25,15 +25,18 @@ class ReplayEngine:
     source_name: str
     clock: datetime = field(default_factory=lambda: datetime.now(UTC))
     bus: Bus = field(init=False)
+    _views: dict[str, AssetSnapshot] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.bus = Bus(as_of=self.as_of, now=self.clock)
 
     def feed(self, raw: bytes, line_number: int) -> None:
         """One input line; its source is the file and its line number."""
+        self._views = None
         self.bus.feed(raw, Source.from_bytes(self.source_name, None, line_number, None, raw))
 
     def finish(self) -> None:
+        self._views = None
         self.bus.finish()
 
     @property
@@ -59,6 +62,8 @@ class ReplayEngine:
     @property
     def snapshots(self) -> dict[str, AssetSnapshot]:
         """Every published asset's snapshot as domain views (for summaries and tests)."""
+        if self._views is not None:
+            return self._views
         views = {}
         for asset_id in self.asset_ids():
             ledger = self.bus.records[asset_id].ledger
@@ -69,4 +74,5 @@ class ReplayEngine:
                               updated_by_event_id=ledger.updated_by_event_id)  # fmt: skip
             if snapshot is not None:
                 views[asset_id] = snapshot
+        self._views = views
         return views
