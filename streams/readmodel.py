@@ -1,26 +1,32 @@
 """Redis read model: key layout, versioned writes, the rebuild marker, reads.
 
-Layout (every key starts with the namespace, `{ASSETSTREAM_TOPIC_PREFIX}assetstream:`,
+Layout 2 (every key starts with the namespace, `{ASSETSTREAM_TOPIC_PREFIX}assetstream:`,
 so several runs can share one Redis as they share one broker):
 
 - `{ns}asset:{asset_id}` — a hash: `version`, `as_of`, `account_id`, `json`
-  (the snapshot exactly as published, so money strings are never re-encoded).
-- `{ns}account:{account_id}:assets` — a set of the account's asset ids.
-- `{ns}account-mrr:{account_id}` — a hash: `version`, `as_of`, `json` (an
-  `accounts.mrr` record, SPEC §10, once that topic is projected).
+  (the snapshot exactly as published, so money strings are never re-encoded)
+  and `summary` (the few fields an account's asset list shows, `asset_summary`).
+- `{ns}account-assets:{account_id}` — a sorted set of the account's asset ids
+  (all scores 0, so ordered by id): the account's index, read a page at a time.
+- `{ns}account-mrr:{account_id}` — a hash: `version`, `as_of`, `json` (the
+  `accounts.mrr` record, SPEC §10).
 - `{ns}epoch` — the marker: `id` (random, one per build of the read model),
-  `state` (`rebuilding` or `complete`), `started_at`, `completed_at`, `topics`.
+  `layout` (`LAYOUT`), `state` (`rebuilding` or `complete`), `started_at`,
+  `completed_at`, `topics` (the topics in the build).
 - `{ns}epoch:progress` — `{topic}:{partition}` → the offset below which every
   record of that partition is in Redis (where a projection resumes).
 - `{ns}epoch:targets` — `{topic}:{partition}` → the end offset when the build
-  began; the build is complete once every progress entry reaches its target.
+  (or the topic's part of it) began; the build is complete once every
+  progress entry reaches its target.
 
 Redis is a cache of compacted topics. A Redis that lost its data loses the
 marker with it, which is how the projection notices and rebuilds from the
-beginning of the topics (`streams.sinks.redis_projection`). The progress
-entries are written in the same pipeline as the records, after them, so a
-Redis that kept only part of its writes (an fsync window) never claims more
-than it holds.
+beginning of the topics (`streams.sinks.redis_projection`). A marker of
+another layout counts as missing too: the build is redone, and an asset hash
+written by layout 1 (it has no `summary`) is overwritten whatever its version,
+so the new index is filled in. The progress entries are written in the same
+pipeline as the records, after them, so a Redis that kept only part of its
+writes (an fsync window) never claims more than it holds.
 
 The versioned writes are Lua scripts, so a reader never sees an asset that
 its account's index lacks, and two projections racing on one key cannot let
@@ -41,36 +47,48 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 
+# The key layout this code reads and writes; a marker of another layout means "rebuild".
+LAYOUT: Final = "2"
+
 # Returns 1 when written, 0 when the stored copy is as new or newer.
 # A copy is newer when its version is higher, or the version is equal and its
 # `as_of` is later: a republish at a date boundary (a term ends) may keep the
 # version but changes status and current fields. ISO dates compare as strings.
+# A hash without `summary` was written by layout 1: it is overwritten, and
+# the layout-1 set of its account (no longer read) is dropped.
+# KEYS: asset hash, the account's index. ARGV: version, as_of, account_id,
+# json, summary, index prefix, layout-1 set prefix, layout-1 set suffix, asset_id.
 _PUT_ASSET_SCRIPT: Final = """
 local stored_version = redis.call('HGET', KEYS[1], 'version')
-local version = tonumber(ARGV[1])
 if stored_version then
-  stored_version = tonumber(stored_version)
-  if version < stored_version then return 0 end
-  if version == stored_version then
-    local stored_as_of = redis.call('HGET', KEYS[1], 'as_of') or ''
-    if ARGV[2] <= stored_as_of then return 0 end
-  end
   local old_account = redis.call('HGET', KEYS[1], 'account_id')
-  if old_account and old_account ~= ARGV[3] then
-    redis.call('SREM', ARGV[5] .. old_account .. ARGV[6], ARGV[7])
+  if redis.call('HEXISTS', KEYS[1], 'summary') == 1 then
+    local version = tonumber(ARGV[1])
+    stored_version = tonumber(stored_version)
+    if version < stored_version then return 0 end
+    if version == stored_version then
+      local stored_as_of = redis.call('HGET', KEYS[1], 'as_of') or ''
+      if ARGV[2] <= stored_as_of then return 0 end
+    end
+    if old_account and old_account ~= ARGV[3] then
+      redis.call('ZREM', ARGV[6] .. old_account, ARGV[9])
+    end
+  elseif old_account then
+    redis.call('DEL', ARGV[7] .. old_account .. ARGV[8])
   end
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'as_of', ARGV[2],
-           'account_id', ARGV[3], 'json', ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[7])
+           'account_id', ARGV[3], 'json', ARGV[4], 'summary', ARGV[5])
+redis.call('ZADD', KEYS[2], 0, ARGV[9])
 return 1
 """
 
 # A tombstone on the compacted topic removes the asset and its index entry.
+# ARGV: index prefix, asset_id.
 _DELETE_ASSET_SCRIPT: Final = """
 local account = redis.call('HGET', KEYS[1], 'account_id')
 if account then
-  redis.call('SREM', ARGV[1] .. account .. ARGV[2], ARGV[3])
+  redis.call('ZREM', ARGV[1] .. account, ARGV[2])
 end
 return redis.call('DEL', KEYS[1])
 """
@@ -90,22 +108,22 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'as_of', ARGV[2], 'json', ARGV[3
 return 1
 """
 
-# Begins a build unless one exists: wipes the progress of the build that was
-# lost, records the targets, and answers the marker now in Redis (ours, or
-# that of a projection that began first). Nothing to read means complete.
-# ARGV: id, now, topics, then target field/offset pairs.
+# Begins a build unless one of this layout exists: wipes the progress of the
+# build that was lost, records the targets, and answers the marker now in
+# Redis (ours, or that of a projection that began first). Nothing to read
+# means complete. ARGV: id, now, topics, layout, then target field/offset pairs.
 _BEGIN_EPOCH_SCRIPT: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('HGET', KEYS[1], 'layout') == ARGV[4] then
   return redis.call('HGETALL', KEYS[1])
 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 local state = 'complete'
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   if tonumber(ARGV[i + 1]) > 0 then state = 'rebuilding' end
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', state, 'started_at', ARGV[2],
-           'topics', ARGV[3])
+           'topics', ARGV[3], 'layout', ARGV[4])
 if state == 'complete' then redis.call('HSET', KEYS[1], 'completed_at', ARGV[2]) end
 return redis.call('HGETALL', KEYS[1])
 """
@@ -133,12 +151,81 @@ redis.call('HSET', KEYS[1], 'state', 'complete', 'completed_at', ARGV[2])
 return 2
 """
 
-_ACCOUNT_PREFIX: Final = "account:"
-_ACCOUNT_SUFFIX: Final = ":assets"
+# A topic that appeared after the build began (accounts.mrr, created by a
+# newer worker) joins it: listed in `topics`, its partitions' end offsets as
+# targets, and the build is not complete until they are read. Once per topic
+# and build: a second projection of the group finds it listed. -1 when the
+# marker is not the caller's, else 0 rebuilding / 1 complete.
+# ARGV: id, topic, then target field/offset pairs.
+_JOIN_TOPIC_SCRIPT: Final = """
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
+local topics = redis.call('HGET', KEYS[1], 'topics') or ''
+local listed = false
+for name in string.gmatch(topics, '[^,]+') do
+  if name == ARGV[2] then listed = true end
+end
+if not listed then
+  if topics == '' then topics = ARGV[2] else topics = topics .. ',' .. ARGV[2] end
+  redis.call('HSET', KEYS[1], 'topics', topics)
+  local behind = false
+  for i = 3, #ARGV, 2 do
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+    if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') then
+      behind = true
+    end
+  end
+  if behind then
+    redis.call('HSET', KEYS[1], 'state', 'rebuilding')
+    redis.call('HDEL', KEYS[1], 'completed_at')
+  end
+end
+if redis.call('HGET', KEYS[1], 'state') == 'complete' then return 1 end
+return 0
+"""
+
+# One page of an account's index with each asset's summary, read atomically.
+# Answers the index's size, then id/summary pairs (limit + 1 of them at most:
+# one more than asked tells that a next page exists). ARGV: lower bound
+# ('-' or '(' .. last id seen), limit + 1, asset key prefix.
+_ASSET_PAGE_SCRIPT: Final = """
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {redis.call('ZCARD', KEYS[1])}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', ARGV[3] .. id, 'summary') or false
+end
+return out
+"""
+
+_ASSET_PREFIX: Final = "asset:"
+_ACCOUNT_INDEX_PREFIX: Final = "account-assets:"
+# Layout 1's account sets, dropped when their assets are rewritten.
+_LAYOUT1_ACCOUNT_PREFIX: Final = "account:"
+_LAYOUT1_ACCOUNT_SUFFIX: Final = ":assets"
 _ACCOUNT_MRR_PREFIX: Final = "account-mrr:"
 _EPOCH: Final = "epoch"
 _PROGRESS: Final = "epoch:progress"
 _TARGETS: Final = "epoch:targets"
+
+# What `asset_summary` keeps of a snapshot: enough for a row of the account's
+# list and for its state on any date (`streams.web.state.state_at`).
+SUMMARY_FIELDS: Final = (
+    "asset_id",
+    "product_code",
+    "product_name",
+    "currency",
+    "status",
+    "current_quantity",
+    "current_mrr",
+    "lifecycle_start_date",
+    "lifecycle_end_date",
+    "version",
+    "as_of",
+    "ended_by",
+    "auto_renew",
+    "next_renewal_date",
+)
+_SUMMARY_PERIOD_FIELDS: Final = ("start_date", "end_date", "quantity", "mrr", "amount")
 
 
 class SnapshotFormatError(ValueError):
@@ -157,7 +244,7 @@ class ReadModelState(enum.Enum):
 
     COMPLETE = "complete"
     REBUILDING = "rebuilding"
-    MISSING = "missing"  # no marker: never built, or Redis lost its data
+    MISSING = "missing"  # no marker of this layout: never built, or Redis lost its data
 
 
 class Progress(enum.Enum):
@@ -186,24 +273,20 @@ class Epoch:
     started_at: str
     completed_at: str | None
     topics: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotKeyFields:
-    """The few fields the versioned write needs, read from a snapshot record."""
-
-    asset_id: str
-    account_id: str
-    version: int
-    as_of: str
+    layout: str | None = LAYOUT
 
 
 @dataclass(frozen=True, slots=True)
 class Put:
-    """A record to store unless a newer one is stored."""
+    """A valid record to store unless a newer one is stored; made by `prepare` (one parse)."""
 
     kind: RecordKind
     raw: bytes
+    key: str  # asset_id or account_id
+    version: int
+    as_of: str
+    account_id: str
+    summary: str | None = None  # asset snapshots: the JSON of `asset_summary`
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +306,15 @@ class ProgressUpdate:
 
     epoch_id: str
     offsets: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPage:
+    """One page of an account's assets, in asset id order."""
+
+    summaries: tuple[dict[str, Any], ...]
+    count: int  # assets on the account in all
+    next_after: str | None  # the `after` of the next page; None on the last one
 
 
 def namespace_for(topic_prefix: str) -> str:
@@ -261,14 +353,6 @@ def _non_empty(record: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def key_fields(snapshot: Mapping[str, Any]) -> SnapshotKeyFields:
-    """Pick and check the fields the write compares on."""
-    asset_id = _non_empty(snapshot, "asset_id")
-    account_id = _non_empty(snapshot, "account_id")
-    version, as_of = _version_and_as_of(snapshot)
-    return SnapshotKeyFields(asset_id, account_id, version, as_of)
-
-
 def _as_bytes(value: bytes | str) -> bytes:
     # The client is built without decode_responses, so Redis answers bytes;
     # a client that decodes is accepted too.
@@ -279,14 +363,43 @@ def _as_text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def check(raw: bytes | str, kind: RecordKind = RecordKind.ASSET_SNAPSHOT) -> None:
-    """Validate a record without writing it; raises SnapshotFormatError/ValueError."""
-    record = parse_snapshot(_as_text(raw))
-    if kind is RecordKind.ASSET_SNAPSHOT:
-        key_fields(record)
-    else:
-        _non_empty(record, "account_id")
-        _version_and_as_of(record)
+def _json_text(value: Any) -> str:
+    # A Decimal (a producer that wrote a JSON number) keeps its digits.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def asset_summary(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `SUMMARY_FIELDS` and the state periods: what an asset list needs.
+
+    Small whatever the asset's history (no actions, no pending events), so a
+    page of an account's assets costs the same for an asset with 3 actions or
+    3,000. Fields a record lacks (older snapshots have no `ended_by`) are left out,
+    as in the snapshot, so readers tell "not published" from "null".
+    """
+    summary = {name: snapshot[name] for name in SUMMARY_FIELDS if name in snapshot}
+    periods = snapshot.get("state_periods")
+    summary["state_periods"] = [
+        {name: period.get(name) for name in _SUMMARY_PERIOD_FIELDS}
+        for period in (periods if isinstance(periods, list) else [])
+        if isinstance(period, dict)
+    ]
+    return summary
+
+
+def prepare(raw: bytes | str, kind: RecordKind = RecordKind.ASSET_SNAPSHOT) -> Put:
+    """Parse and check a record once, for `ReadModel.apply_all`; raises SnapshotFormatError.
+
+    (A JSON syntax error is a ValueError too.)
+    """
+    text = _as_text(raw)
+    record = parse_snapshot(text)
+    version, as_of = _version_and_as_of(record)
+    account_id = _non_empty(record, "account_id")
+    if kind is RecordKind.ACCOUNT_MRR:
+        return Put(kind, _as_bytes(raw), account_id, version, as_of, account_id)
+    asset_id = _non_empty(record, "asset_id")
+    summary = _json_text(asset_summary(record))
+    return Put(kind, _as_bytes(raw), asset_id, version, as_of, account_id, summary)
 
 
 def _now() -> str:
@@ -303,7 +416,12 @@ def _epoch_of(fields: Mapping[bytes | str, bytes | str]) -> Epoch | None:
         state = ReadModelState.REBUILDING  # unknown state: never claim complete
     topics = tuple(t for t in values.get("topics", "").split(",") if t)
     return Epoch(
-        values["id"], state, values.get("started_at", ""), values.get("completed_at"), topics
+        values["id"],
+        state,
+        values.get("started_at", ""),
+        values.get("completed_at"),
+        topics,
+        values.get("layout"),
     )
 
 
@@ -318,16 +436,18 @@ class ReadModel:
         self._put_record = redis.register_script(_PUT_RECORD_SCRIPT)
         self._begin = redis.register_script(_BEGIN_EPOCH_SCRIPT)
         self._progress = redis.register_script(_PROGRESS_SCRIPT)
+        self._join = redis.register_script(_JOIN_TOPIC_SCRIPT)
+        self._asset_page = redis.register_script(_ASSET_PAGE_SCRIPT)
 
     @property
     def redis(self) -> Redis:
         return self._redis
 
     def asset_key(self, asset_id: str) -> str:
-        return f"{self._ns}asset:{asset_id}"
+        return f"{self._ns}{_ASSET_PREFIX}{asset_id}"
 
-    def account_key(self, account_id: str) -> str:
-        return f"{self._ns}{_ACCOUNT_PREFIX}{account_id}{_ACCOUNT_SUFFIX}"
+    def account_index_key(self, account_id: str) -> str:
+        return f"{self._ns}{_ACCOUNT_INDEX_PREFIX}{account_id}"
 
     def account_mrr_key(self, account_id: str) -> str:
         return f"{self._ns}{_ACCOUNT_MRR_PREFIX}{account_id}"
@@ -341,44 +461,38 @@ class ReadModel:
 
     # ---- writes ---------------------------------------------------------------
 
-    def _put_asset_call(self, raw: bytes | str) -> tuple[list[str], list[str | int]]:
-        """Keys and arguments of the versioned asset write; raises SnapshotFormatError."""
-        text = _as_text(raw)
-        fields = key_fields(parse_snapshot(text))
-        keys = [self.asset_key(fields.asset_id), self.account_key(fields.account_id)]
-        args: list[str | int] = [
-            fields.version,
-            fields.as_of,
-            fields.account_id,
-            text,
-            f"{self._ns}{_ACCOUNT_PREFIX}",
-            _ACCOUNT_SUFFIX,
-            fields.asset_id,
-        ]
-        return keys, args
-
-    def _delete_asset_call(self, asset_id: str) -> tuple[list[str], list[str | int]]:
-        return [self.asset_key(asset_id)], [
-            f"{self._ns}{_ACCOUNT_PREFIX}",
-            _ACCOUNT_SUFFIX,
-            asset_id,
-        ]
-
     async def _queue(self, change: Change, client: Any) -> Any:
         """Send (or, on a pipeline, queue) one change."""
+        index_prefix = f"{self._ns}{_ACCOUNT_INDEX_PREFIX}"
         if isinstance(change, Delete):
             if change.kind is RecordKind.ASSET_SNAPSHOT:
-                keys, args = self._delete_asset_call(change.key)
-                return await self._delete_asset(keys=keys, args=args, client=client)
+                return await self._delete_asset(
+                    keys=[self.asset_key(change.key)],
+                    args=[index_prefix, change.key],
+                    client=client,
+                )
             return await client.delete(self.account_mrr_key(change.key))
-        if change.kind is RecordKind.ASSET_SNAPSHOT:
-            keys, args = self._put_asset_call(change.raw)
-            return await self._put_asset(keys=keys, args=args, client=client)
-        text = _as_text(change.raw)
-        record = parse_snapshot(text)
-        version, as_of = _version_and_as_of(record)
-        key = self.account_mrr_key(_non_empty(record, "account_id"))
-        return await self._put_record(keys=[key], args=[version, as_of, text], client=client)
+        if change.kind is RecordKind.ACCOUNT_MRR:
+            return await self._put_record(
+                keys=[self.account_mrr_key(change.key)],
+                args=[change.version, change.as_of, change.raw],
+                client=client,
+            )
+        return await self._put_asset(
+            keys=[self.asset_key(change.key), self.account_index_key(change.account_id)],
+            args=[
+                change.version,
+                change.as_of,
+                change.account_id,
+                change.raw,
+                change.summary or "{}",
+                index_prefix,
+                f"{self._ns}{_LAYOUT1_ACCOUNT_PREFIX}",
+                _LAYOUT1_ACCOUNT_SUFFIX,
+                change.key,
+            ],
+            client=client,
+        )
 
     async def put_snapshot(self, raw: bytes | str) -> bool:
         """Store a published snapshot unless a newer one is stored; True if written.
@@ -386,8 +500,11 @@ class ReadModel:
         Raises SnapshotFormatError for a record that is not a snapshot, and
         redis errors (ConnectionError, TimeoutError) when Redis is unreachable.
         """
-        put = Put(RecordKind.ASSET_SNAPSHOT, _as_bytes(raw))
-        return bool(await self._queue(put, self._redis))
+        return bool(await self._queue(prepare(raw), self._redis))
+
+    async def put_account_record(self, raw: bytes | str) -> bool:
+        """Store an `accounts.mrr` record unless a newer one is stored; True if written."""
+        return bool(await self._queue(prepare(raw, RecordKind.ACCOUNT_MRR), self._redis))
 
     async def delete_asset(self, asset_id: str) -> bool:
         """Remove an asset (a tombstone on the compacted topic); True if it existed."""
@@ -399,8 +516,8 @@ class ReadModel:
         """Apply puts and deletes in order, then record `progress`, in one round trip.
 
         Answers True where a change changed something, and the progress answer
-        (None when no progress was given). Every change must already be valid
-        (see `check`): a pipeline cannot skip one bad record. Each script call
+        (None when no progress was given). Every put is already valid (made
+        by `prepare`): a pipeline cannot skip one bad record. Each script call
         stays atomic on its own; the batch is not a transaction and need not
         be, since every write is versioned and idempotent, and the progress
         comes last.
@@ -427,22 +544,23 @@ class ReadModel:
     # ---- the marker -------------------------------------------------------------
 
     async def epoch(self) -> Epoch | None:
-        """The marker of the current build, or None when Redis has none."""
-        return _epoch_of(await self._redis.hgetall(self.epoch_key))
+        """The marker of the current build, or None when Redis has none of this layout."""
+        epoch = _epoch_of(await self._redis.hgetall(self.epoch_key))
+        return epoch if epoch is not None and epoch.layout == LAYOUT else None
 
     async def state(self) -> ReadModelState:
-        raw = await self._redis.hget(self.epoch_key, "state")
-        if raw is None:
+        raw_state, raw_layout = await self._redis.hmget(self.epoch_key, ["state", "layout"])
+        if raw_state is None or raw_layout is None or _as_text(raw_layout) != LAYOUT:
             return ReadModelState.MISSING
         try:
-            return ReadModelState(_as_text(raw))
+            return ReadModelState(_as_text(raw_state))
         except ValueError:
             return ReadModelState.REBUILDING
 
     async def begin_epoch(
         self, *, targets: Mapping[str, int], topics: Sequence[str] = ()
     ) -> tuple[Epoch, bool]:
-        """Begin a build unless one exists; the marker now in Redis, and whether we began it.
+        """Begin a build unless one of this layout exists; the marker, and whether we began it.
 
         Wipes the progress entries (the build they belonged to is gone), so
         every partition is read again from its beginning. With no target
@@ -450,13 +568,23 @@ class ReadModel:
         """
         epoch_id = uuid.uuid4().hex
         fields = await self._begin(
-            keys=self._epoch_keys(), args=[epoch_id, _now(), ",".join(topics), *_pairs(targets)]
+            keys=self._epoch_keys(),
+            args=[epoch_id, _now(), ",".join(topics), LAYOUT, *_pairs(targets)],
         )
         pairs = iter(fields)
         epoch = _epoch_of(dict(zip(pairs, pairs, strict=True)))
         if epoch is None:  # the script always writes `id`
             raise RuntimeError("the epoch marker has no id after begin")
         return epoch, epoch.id == epoch_id
+
+    async def join_topic(self, epoch_id: str, topic: str, targets: Mapping[str, int]) -> Progress:
+        """Add a topic that appeared after the build began; LOST if the build is not ours.
+
+        Its partitions' end offsets become targets, so the build is complete
+        again only once they are read (REBUILDING until then).
+        """
+        code = await self._join(keys=self._epoch_keys(), args=[epoch_id, topic, *_pairs(targets)])
+        return _PROGRESS_CODES[int(code)]
 
     async def record_progress(self, progress: ProgressUpdate) -> Progress:
         """Record progress with no records (partitions read to their end while rebuilding)."""
@@ -483,29 +611,39 @@ class ReadModel:
         raw = await self.get_snapshot_json(asset_id)
         return None if raw is None else parse_snapshot(raw)
 
-    async def get_version(self, asset_id: str) -> int | None:
-        raw = await self._redis.hget(self.asset_key(asset_id), "version")
-        return None if raw is None else int(raw)
-
     async def get_account_mrr_json(self, account_id: str) -> bytes | None:
         """The stored `accounts.mrr` record of an account, exactly as published, or None."""
         raw = await self._redis.hget(self.account_mrr_key(account_id), "json")
         return None if raw is None else _as_bytes(raw)
 
-    async def account_asset_ids(self, account_id: str) -> list[str]:
-        """The account's asset ids, sorted."""
-        members = await self._redis.smembers(self.account_key(account_id))
-        return sorted(_as_bytes(m).decode("utf-8") for m in members)
+    async def account_assets(
+        self, account_id: str, *, after: str | None = None, limit: int = 100
+    ) -> AssetPage:
+        """Up to `limit` of the account's assets after `after` (by id), with their summaries.
 
-    async def get_snapshots(self, asset_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Snapshots of the given assets in one round trip; missing ones are skipped."""
-        if not asset_ids:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for asset_id in asset_ids:
-                pipe.hget(self.asset_key(asset_id), "json")
-            raws: list[bytes | None] = await pipe.execute()
-        return [parse_snapshot(raw) for raw in raws if raw is not None]
+        One round trip and O(log n + limit) in Redis, whatever the account's
+        size; nothing of the assets but their summaries is read.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        lower = "-" if after is None else f"({after}"
+        answer = await self._asset_page(
+            keys=[self.account_index_key(account_id)],
+            args=[lower, limit + 1, f"{self._ns}{_ASSET_PREFIX}"],
+        )
+        count = int(answer[0])
+        rows = answer[1:]
+        pairs = [(_as_text(rows[i]), rows[i + 1]) for i in range(0, len(rows), 2)]
+        more = len(pairs) > limit
+        pairs = pairs[:limit]
+        summaries = tuple(parse_snapshot(raw) for _, raw in pairs if raw)
+        next_after = pairs[-1][0] if more and pairs else None
+        return AssetPage(summaries, count, next_after)
+
+    async def account_asset_ids(self, account_id: str) -> list[str]:
+        """Every asset id of the account, sorted (for tests and tools; pages are for readers)."""
+        members = await self._redis.zrange(self.account_index_key(account_id), 0, -1)
+        return [_as_text(m) for m in members if isinstance(m, bytes | str)]
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())

@@ -1,4 +1,4 @@
-"""Projection of compacted topics (`assets.snapshots`) into the Redis read model.
+"""Projection of compacted topics (`assets.snapshots`, `accounts.mrr`) into the Redis read model.
 
 A plain aiokafka consumer in its own consumer group (`{prefix}assetstream-projection`),
 so a slow or absent Redis never holds back the stream processor. Redis is a
@@ -21,6 +21,12 @@ cache of the topics, and it says itself how far it got:
   Kafka's tools; resuming never depends on them. Writes are idempotent (the
   versioned Lua scripts), so re-reading records is harmless, and a partition
   is always read in order, so a tombstone is never undone by an older record.
+- A required topic (`assets.snapshots`) is waited for; an optional one
+  (`accounts.mrr`, created by a worker that computes account records) that
+  does not exist yet is reported and left out, the others are projected, and
+  it is looked for again every `topic_check_interval_s`. When it appears it
+  joins the current build (`ReadModel.join_topic`): the consumer subscribes
+  to it and the build is complete again once it is read.
 
 Redis outages are retried with backoff; their log lines go through a
 `RateLimitFilter` (one line every few seconds, with a count of the rest).
@@ -49,15 +55,15 @@ from streams.readmodel import (
     Delete,
     Progress,
     ProgressUpdate,
-    Put,
     ReadModel,
     ReadModelState,
     RecordKind,
-    check,
     namespace_for,
+    prepare,
     progress_field,
 )
 from streams.sinks.logfilters import RateLimitFilter
+from streams.topics import SNAPSHOTS
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -69,15 +75,15 @@ log = logging.getLogger(__name__)
 outage_log = logging.getLogger(f"{__name__}.outage")
 outage_log.addFilter(RateLimitFilter(5.0))
 
-SNAPSHOTS_TOPIC: Final = "assets.snapshots"
+SNAPSHOTS_TOPIC: Final = SNAPSHOTS
+ACCOUNTS_TOPIC: Final = "accounts.mrr"  # SPEC §10; created by the worker at start-up
 
-# The compacted topics projected from the settings (base name, record kind).
-# To project accounts.mrr (SPEC §10) once the worker publishes it, add the line
-#     ("accounts.mrr", RecordKind.ACCOUNT_MRR),
-# The projection then waits for it, rebuilds it with the others, and keeps its
-# records under `{ns}account-mrr:{account_id}` (ReadModel.get_account_mrr_json).
-PROJECTED_TOPICS: Final[tuple[tuple[str, RecordKind], ...]] = (
-    (SNAPSHOTS_TOPIC, RecordKind.ASSET_SNAPSHOT),
+# The compacted topics projected from the settings: base name, record kind,
+# and whether the projection waits for it (required) or goes on without it
+# until it appears (optional). A new topic is one more line.
+PROJECTED_TOPICS: Final[tuple[tuple[str, RecordKind, bool], ...]] = (
+    (SNAPSHOTS_TOPIC, RecordKind.ASSET_SNAPSHOT, True),
+    (ACCOUNTS_TOPIC, RecordKind.ACCOUNT_MRR, False),
 )
 
 # What an unreachable (or read-only, failed-over) Redis raises.
@@ -108,6 +114,10 @@ REBUILDING = Gauge(
     "assetstream_projection_rebuilding",
     "1 while the read model is being rebuilt from the beginning of the topics, else 0.",
 )
+MISSING_TOPICS = Gauge(
+    "assetstream_projection_missing_topics",
+    "Optional topics the projection is configured for that do not exist yet.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,8 @@ class ProjectedTopic:
 
     topic: str
     kind: RecordKind
+    # Required topics are waited for; an optional one is projected once it exists.
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +153,8 @@ class ProjectionConfig:
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
     epoch_check_interval_s: float = 2.0
+    # How often a missing optional topic is looked for.
+    topic_check_interval_s: float = 10.0
     # Awaited after a batch is in Redis, before its commit: an observer (tests
     # hold a rebuild here to look at it).
     on_batch: Callable[[BatchReport], Awaitable[None]] | None = None
@@ -150,7 +164,10 @@ def config_from_settings(settings: Settings) -> ProjectionConfig:
     from streams.settings import aiokafka_kwargs, topic_name
 
     return ProjectionConfig(
-        topics=tuple(ProjectedTopic(topic_name(settings, t), k) for t, k in PROJECTED_TOPICS),
+        topics=tuple(
+            ProjectedTopic(topic_name(settings, t), k, required)
+            for t, k, required in PROJECTED_TOPICS
+        ),
         group_id=f"{settings.topic_prefix}assetstream-projection",
         redis_url=settings.redis_url,
         namespace=namespace_for(settings.topic_prefix),
@@ -195,8 +212,8 @@ def open_redis(redis_url: str) -> Any:
 
 async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event) -> None:
     """Consume, write to Redis with the progress, commit; repeat until `stop_event` is set."""
-    partitions = await _wait_for_topics(config, stop_event)
-    if partitions is None:
+    found = await _wait_for_topics(config, stop_event)
+    if found is None:
         return
     redis = open_redis(config.redis_url)
     consumer = AIOKafkaConsumer(
@@ -208,17 +225,18 @@ async def project_snapshots(config: ProjectionConfig, stop_event: asyncio.Event)
         max_poll_interval_ms=300_000,
         **dict(config.kafka_kwargs),
     )
-    projection = _Projection(config, consumer, ReadModel(redis, config.namespace), partitions)
-    consumer.subscribe([t.topic for t in config.topics], listener=_Rebalance(projection))
+    projection = _Projection(config, consumer, ReadModel(redis, config.namespace), found)
+    projection.subscribe()
     try:
         await consumer.start()
         log.info(
             "projection: %s -> redis (group %s)",
-            ", ".join(t.topic for t in config.topics),
+            ", ".join(projection.projected),
             config.group_id,
         )
         await projection.run(stop_event)
     finally:
+        MISSING_TOPICS.set(0)
         with contextlib.suppress(Exception):
             await consumer.stop()
         with contextlib.suppress(Exception):
@@ -233,13 +251,19 @@ class _Projection:
         config: ProjectionConfig,
         consumer: AIOKafkaConsumer,
         model: ReadModel,
-        partitions: Sequence[TopicPartition],
+        found: FoundTopics,
     ) -> None:
         self.config = config
         self.consumer = consumer
         self.model = model
-        self.partitions = list(partitions)
+        self.partitions = list(found.partitions)
         self.kinds = {t.topic: t.kind for t in config.topics}
+        # Optional topics that do not exist yet, and projected ones the build lacks.
+        self.missing = list(found.missing)
+        self.unjoined: set[str] = set()
+        self.last_topic_check = time.monotonic()
+        self.listener = _Rebalance(self)
+        MISSING_TOPICS.set(len(self.missing))
         self.epoch_id: str | None = None
         self.rebuilding = False
         # Assigned partitions not yet positioned at Redis's progress (paused).
@@ -276,23 +300,41 @@ class _Projection:
                 failures = 0
                 delay = self.config.backoff_initial_s
 
+    @property
+    def projected(self) -> list[str]:
+        """The configured topics that exist (and are subscribed to), in config order."""
+        absent = {t.topic for t in self.missing}
+        return [t.topic for t in self.config.topics if t.topic not in absent]
+
+    def subscribe(self) -> None:
+        self.consumer.subscribe(self.projected, listener=self.listener)
+
     async def step(self) -> None:
         """One round of the projection.
 
         1. Check the epoch marker when due (start, after a Redis error, every
            `epoch_check_interval_s`); a missing one begins a rebuild.
-        2. Seek held partitions to the progress Redis recorded for them.
-        3. Write one batch with its progress and commit it; with nothing to
+        2. Look for missing optional topics when due; a topic that appeared is
+           subscribed to, and joins the build (so is every projected topic the
+           build does not list yet).
+        3. Seek held partitions to the progress Redis recorded for them.
+        4. Write one batch with its progress and commit it; with nothing to
            read during a rebuild, record where the partitions stand.
         """
         # Step 1: know the build in Redis (start, after an error, periodically).
         interval = self.config.epoch_check_interval_s
         if self.check_due or time.monotonic() - self.last_check >= interval:
             await self.sync_epoch()
-        # Step 2: position new or rewound partitions where Redis's progress says.
+        # Step 2: topics that appeared since the start, and joining the build.
+        topic_interval = self.config.topic_check_interval_s
+        if self.missing and time.monotonic() - self.last_topic_check >= topic_interval:
+            await self.look_for_missing()
+        if self.unjoined:
+            await self.join_topics()
+        # Step 3: position new or rewound partitions where Redis's progress says.
         if self.pending:
             await self.position_pending()
-        # Step 3: one batch, written with its progress, then committed.
+        # Step 4: one batch, written with its progress, then committed.
         batch = await self.consumer.getmany(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
         )
@@ -309,9 +351,7 @@ class _Projection:
         began = False
         if epoch is None:
             targets = await self.end_offsets()
-            epoch, began = await self.model.begin_epoch(
-                targets=targets, topics=[t.topic for t in self.config.topics]
-            )
+            epoch, began = await self.model.begin_epoch(targets=targets, topics=self.projected)
         if epoch.id != self.epoch_id:
             if began:
                 REBUILDS.inc()
@@ -331,8 +371,42 @@ class _Projection:
                 self.hold(self.consumer.assignment())
             self.epoch_id = epoch.id
         self.set_rebuilding(epoch.state is not ReadModelState.COMPLETE)
+        # A build begun before a topic existed (here or by another projection) lacks it.
+        self.unjoined = set(self.projected) - set(epoch.topics)
         self.check_due = False
         self.last_check = time.monotonic()
+
+    async def look_for_missing(self) -> None:
+        """Subscribe to the optional topics that exist now; they then join the build."""
+        self.last_topic_check = time.monotonic()
+        found = await _describe_topics(self.config, [t.topic for t in self.missing])
+        if found is None:
+            return  # Kafka unreachable: looked for again at the next interval
+        appeared = {tp.topic for tp in found}
+        if not appeared:
+            return
+        self.partitions += found
+        self.missing = [t for t in self.missing if t.topic not in appeared]
+        MISSING_TOPICS.set(len(self.missing))
+        self.unjoined |= appeared
+        self.subscribe()  # a rebalance assigns (and holds) the new partitions
+        log.info(
+            "projection: topic %s exists now; projecting it from its beginning",
+            ", ".join(sorted(appeared)),
+        )
+
+    async def join_topics(self) -> None:
+        """Add projected topics the build does not list to it, with their end offsets as targets."""
+        for topic in sorted(self.unjoined):
+            tps = [tp for tp in self.partitions if tp.topic == topic]
+            ends = await self.consumer.end_offsets(tps)
+            targets = {progress_field(tp.topic, tp.partition): end for tp, end in ends.items()}
+            answer = await self.model.join_topic(self.current_epoch(), topic, targets)
+            if answer is Progress.LOST:
+                self.check_due = True  # the next build begins with every topic in it
+                return
+            self.unjoined.discard(topic)
+            self.set_rebuilding(answer is Progress.REBUILDING)
 
     def hold(self, partitions: Iterable[TopicPartition]) -> None:
         """Pause assigned partitions until `position_pending` seeks them to Redis's progress.
@@ -484,41 +558,78 @@ async def _sleep(stop_event: asyncio.Event, delay: float) -> None:
         await asyncio.wait_for(stop_event.wait(), timeout=delay)
 
 
+@dataclass(frozen=True, slots=True)
+class FoundTopics:
+    """The partitions of the projected topics that exist, and the optional ones that do not."""
+
+    partitions: tuple[TopicPartition, ...]
+    missing: tuple[ProjectedTopic, ...]
+
+
 async def _wait_for_topics(
     config: ProjectionConfig, stop_event: asyncio.Event
-) -> list[TopicPartition] | None:
-    """Wait until every projected topic exists; its partitions, or None if stopped first.
+) -> FoundTopics | None:
+    """Wait until every required topic exists; what exists then, or None if stopped first.
 
     aiokafka's metadata requests let a broker with auto.create.topics.enable
     create a missing topic with default settings. Subscribing before the
     worker has created a compacted topic would create a non-compacted one, so
     the topics are listed (which creates nothing) before they are described.
+    A missing optional topic does not hold the others back: it is reported
+    here and looked for again while projecting.
     """
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    wanted = [t.topic for t in config.topics]
+    required = [t.topic for t in config.topics if t.required]
     delay = config.backoff_initial_s
     while not stop_event.is_set():
-        admin = AIOKafkaAdminClient(**dict(config.kafka_kwargs))
-        try:
-            await admin.start()
-            missing = sorted(set(wanted) - set(await admin.list_topics()))
-            if not missing:
-                described = await admin.describe_topics(wanted)
-                return [
-                    TopicPartition(topic["topic"], p["partition"])
-                    for topic in described
-                    for p in topic["partitions"]
-                ]
-            log.info("projection: waiting for topic %s to be created", ", ".join(missing))
-        except Exception as exc:
-            outage_log.warning("projection: kafka unavailable (%s); retrying in %.1fs", exc, delay)
-        finally:
-            with contextlib.suppress(Exception):
-                await admin.close()
+        found = await _describe_topics(config, [t.topic for t in config.topics])
+        if found is not None:
+            existing = {tp.topic for tp in found}
+            waiting = [t for t in required if t not in existing]
+            if not waiting:
+                missing = tuple(t for t in config.topics if t.topic not in existing)
+                for topic in missing:
+                    log.warning(
+                        "projection: topic %s does not exist yet (the worker creates it at "
+                        "start-up); projecting %s without it and looking for it every %.0fs",
+                        topic.topic,
+                        ", ".join(sorted(existing)),
+                        config.topic_check_interval_s,
+                    )
+                return FoundTopics(tuple(found), missing)
+            log.info("projection: waiting for topic %s to be created", ", ".join(waiting))
         await _sleep(stop_event, delay)
         delay = min(delay * 2, config.backoff_max_s)
     return None
+
+
+async def _describe_topics(
+    config: ProjectionConfig, wanted: Sequence[str]
+) -> list[TopicPartition] | None:
+    """The partitions of those of `wanted` that exist; None when Kafka cannot be asked.
+
+    Lists before describing: describing a missing topic could auto-create it.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**dict(config.kafka_kwargs))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        present = [t for t in wanted if t in existing]
+        if not present:
+            return []
+        described = await admin.describe_topics(present)
+        return [
+            TopicPartition(topic["topic"], p["partition"])
+            for topic in described
+            for p in topic["partitions"]
+        ]
+    except Exception as exc:
+        outage_log.warning("projection: kafka unavailable (%s); retrying in a moment", exc)
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
 
 
 def _change_of(record: ConsumerRecord[bytes, bytes], kind: RecordKind) -> Change | None:
@@ -528,7 +639,7 @@ def _change_of(record: ConsumerRecord[bytes, bytes], kind: RecordKind) -> Change
             return None
         return Delete(kind, record.key.decode("utf-8", errors="replace"))
     try:
-        check(record.value, kind)
+        return prepare(record.value, kind)
     except ValueError as exc:
         # Our own output topic; a bad record is a producer bug. Skip it loudly
         # rather than stop projecting every other key.
@@ -542,5 +653,3 @@ def _change_of(record: ConsumerRecord[bytes, bytes], kind: RecordKind) -> Change
             exc,
         )
         return None
-    value: bytes = record.value
-    return Put(kind, value)

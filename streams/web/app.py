@@ -1,6 +1,7 @@
 """The HTTP read API and the asset pages (FastAPI), served from the Redis read model.
 
-Routes: `/assets/{id}`, `/assets/{id}/state`, `/accounts/{id}/assets`, `/healthz`,
+Routes: `/assets/{id}`, `/assets/{id}/state`, `/accounts/{id}` (the account record,
+SPEC §10), `/accounts/{id}/assets` (a page of the account's assets), `/healthz`,
 `/metrics`, `/openapi.json`, and the pages `/ui/assets/{id}`, `/ui/accounts/{id}`.
 Swagger's `/docs` is disabled: it loads its script from a CDN, and the API must
 work offline; `/openapi.json` is the document.
@@ -12,6 +13,10 @@ While the read model is not complete (being rebuilt from the topics, or its
 marker is gone because Redis lost its data), what cannot be found is answered
 503 "read model rebuilding" with Retry-After instead of 404, and account views
 are 503 too: they cannot know whether all their assets are back.
+
+No route reads more than one page of anything: an account's assets come from
+its index in Redis, `limit` (≤ 1,000) summaries at a time, so an account with
+20,000 assets answers as fast as one with 20.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
@@ -44,7 +50,7 @@ from streams.web.pages import (
     render_page,
     render_rebuilding,
 )
-from streams.web.state import state_at, total_mrr_by_currency
+from streams.web.state import state_at
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -52,6 +58,8 @@ if TYPE_CHECKING:
 # Module level: FastAPI resolves these annotations by name at request time.
 AssetId = Annotated[str, Path(description="The asset's id, e.g. AST-QBO-CAPRICORN.")]
 AccountId = Annotated[str, Path(description="The account's id, e.g. ACC-CAPRICORN.")]
+PAGE_LIMIT_DEFAULT = 100
+PAGE_LIMIT_MAX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,9 @@ class ApiConfig:
     namespace: str
     snapshots_topic: str
     kafka_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # The accounts.mrr topic (full name): while the build does not list it (it does
+    # not exist yet), GET /accounts/{id} says so (503) instead of a 404. None: no check.
+    accounts_topic: str | None = None
     token: str | None = None
     health_timeout_s: float = 3.0
     # /healthz answers from one check for this long (a probe per second costs one check).
@@ -70,14 +81,16 @@ class ApiConfig:
 
 def config_from_settings(settings: Settings) -> ApiConfig:
     from streams.settings import aiokafka_kwargs, topic_name
+    from streams.sinks.redis_projection import ACCOUNTS_TOPIC, SNAPSHOTS_TOPIC
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
     return ApiConfig(
         redis_url=settings.redis_url,
         namespace=namespace_for(settings.topic_prefix),
-        snapshots_topic=topic_name(settings, "assets.snapshots"),
+        snapshots_topic=topic_name(settings, SNAPSHOTS_TOPIC),
         kafka_kwargs=aiokafka_kwargs(settings),
         token=token or None,
+        accounts_topic=topic_name(settings, ACCOUNTS_TOPIC),
     )
 
 
@@ -131,20 +144,27 @@ def unknown_asset(asset_id: str) -> ApiError:
     return ApiError(404, f"unknown asset {asset_id!r}", asset_id=asset_id)
 
 
-def _account_row(snapshot: Mapping[str, Any], on: date | None) -> dict[str, Any]:
-    state = state_at(snapshot, on) if on is not None else None
+def unknown_account(account_id: str) -> ApiError:
+    return ApiError(404, f"unknown account {account_id!r}", account_id=account_id)
+
+
+def account_row(summary: Mapping[str, Any], on: date | None) -> dict[str, Any]:
+    """A row of an account's asset list, from the asset's summary (on a date, if given)."""
+    state = state_at(summary, on) if on is not None else None
     return {
-        "asset_id": snapshot["asset_id"],
-        "product_code": snapshot.get("product_code"),
-        "product_name": snapshot.get("product_name"),
-        "currency": snapshot["currency"],
-        "status": state.status if state else snapshot["status"],
-        "current_quantity": state.quantity if state else snapshot["current_quantity"],
-        "current_mrr": state.mrr if state else snapshot["current_mrr"],
-        "lifecycle_start_date": snapshot["lifecycle_start_date"],
-        "lifecycle_end_date": snapshot["lifecycle_end_date"],
-        "version": snapshot["version"],
-        "as_of": on.isoformat() if on else snapshot["as_of"],
+        "asset_id": summary["asset_id"],
+        "product_code": summary.get("product_code"),
+        "product_name": summary.get("product_name"),
+        "currency": summary["currency"],
+        "status": state.status if state else summary["status"],
+        "current_quantity": state.quantity if state else summary["current_quantity"],
+        "current_mrr": state.mrr if state else summary["current_mrr"],
+        "lifecycle_start_date": summary["lifecycle_start_date"],
+        "lifecycle_end_date": summary["lifecycle_end_date"],
+        "auto_renew": summary.get("auto_renew"),
+        "next_renewal_date": summary.get("next_renewal_date"),
+        "version": summary["version"],
+        "as_of": on.isoformat() if on else summary["as_of"],
     }
 
 
@@ -303,10 +323,17 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         return Response(raw, media_type="application/json")
 
     @app.get(
+        # Before the record's route: "{account_id:path}" would swallow "/assets".
         "/accounts/{account_id:path}/assets",
         response_class=JSONResponse,
         responses={200: {"model": models.AccountAssetsModel}, **not_found, **bad_date},
-        summary="The account's assets and its total MRR per currency",
+        summary="A page of the account's assets (summaries, in asset id order)",
+        description=(
+            "Pages follow the asset ids: pass the answer's `next_after` as `after` for the "
+            "next page; `next_after` is null on the last one. Each page costs the same "
+            "whatever the account's size. The account's MRR totals are in "
+            "`GET /accounts/{account_id}`."
+        ),
         tags=["accounts"],
     )
     async def get_account_assets(
@@ -316,27 +343,75 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
             str | None,
             Query(description="YYYY-MM-DD; defaults to each snapshot's as_of."),
         ] = None,
+        after: Annotated[
+            str | None,
+            Query(description="Start after this asset id (the previous page's `next_after`)."),
+        ] = None,
+        limit: Annotated[
+            int,
+            Query(ge=1, le=PAGE_LIMIT_MAX, description="Most assets on the page."),
+        ] = PAGE_LIMIT_DEFAULT,
     ) -> JSONResponse:
-        return JSONResponse(await _account_view(request, account_id, as_of))
-
-    async def _account_view(request: Request, account_id: str, as_of: str | None) -> dict[str, Any]:
         on = parse_date_param("as_of", as_of)
+        return JSONResponse(await _asset_page(request, account_id, on, after, limit))
+
+    async def _asset_page(
+        request: Request, account_id: str, on: date | None, after: str | None, limit: int
+    ) -> dict[str, Any]:
         model = model_of(request)
         # An account is whole only in a complete read model: while it is rebuilt
-        # some of its assets may not be back, and a partial total would mislead.
+        # some of its assets may not be back, and a partial list would mislead.
         state = await model.state()
         if state is not ReadModelState.COMPLETE:
             raise rebuilding_error(state, account_id=account_id)
-        snapshots = await model.get_snapshots(await model.account_asset_ids(account_id))
-        if not snapshots:
-            raise ApiError(404, f"unknown account {account_id!r}", account_id=account_id)
-        rows = [_account_row(s, on) for s in snapshots]
+        page = await model.account_assets(account_id, after=after, limit=limit)
+        if page.count == 0:
+            raise unknown_account(account_id)
         return {
             "account_id": account_id,
             "as_of": on.isoformat() if on else None,
-            "assets": rows,
-            "total_mrr": total_mrr_by_currency((r["currency"], r["current_mrr"]) for r in rows),
+            "count": page.count,
+            "limit": limit,
+            "after": after,
+            "next_after": page.next_after,
+            "assets": [account_row(s, on) for s in page.summaries],
         }
+
+    @app.get(
+        "/accounts/{account_id:path}",
+        response_class=Response,
+        responses={200: {"model": models.AccountRecordModel}, **not_found},
+        summary="The account record: MRR timeline, movements, current MRR and ARR per currency",
+        description=(
+            "Exactly as published on `accounts.mrr` (SPEC §10). 503 while the read model is "
+            "rebuilt, or while that topic is not projected yet (it does not exist)."
+        ),
+        tags=["accounts"],
+    )
+    async def get_account(request: Request, account_id: AccountId) -> Response:
+        model = model_of(request)
+        raw = await model.get_account_mrr_json(account_id)
+        if raw is None:
+            raise await _missing_account(model, account_id)
+        return Response(raw, media_type="application/json")
+
+    async def _missing_account(model: ReadModel, account_id: str) -> ApiError:
+        """404, or 503 while the build is incomplete or does not include accounts.mrr."""
+        epoch = await model.epoch()
+        if epoch is None or epoch.state is not ReadModelState.COMPLETE:
+            state = ReadModelState.MISSING if epoch is None else epoch.state
+            return rebuilding_error(state, account_id=account_id)
+        topic = config.accounts_topic
+        if topic is not None and topic not in epoch.topics:
+            return ApiError(
+                503,
+                "account records are not projected yet",
+                headers={"Retry-After": str(REBUILD_RETRY_S)},
+                detail=f"topic {topic!r} does not exist yet: the worker creates it at start-up",
+                read_model=epoch.state.value,
+                account_id=account_id,
+            )
+        return unknown_account(account_id)
 
     # ---- operations ---------------------------------------------------------
 
@@ -375,7 +450,8 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
                 "openapi": "/openapi.json",
                 "asset": "/assets/{asset_id}",
                 "state": "/assets/{asset_id}/state?as_of=YYYY-MM-DD",
-                "account": "/accounts/{account_id}/assets",
+                "account": "/accounts/{account_id}",
+                "account_assets": "/accounts/{account_id}/assets?after=&limit=",
                 "asset_page": "/ui/assets/{asset_id}",
                 "account_page": "/ui/accounts/{account_id}",
                 "health": "/healthz",
@@ -411,14 +487,24 @@ def create_app(config: ApiConfig, redis: Any = None) -> FastAPI:
         return page("asset", f"Asset {asset_id}", raw)
 
     @app.get("/ui/accounts/{account_id:path}", response_class=HTMLResponse, tags=["pages"])
-    async def account_page(request: Request, account_id: AccountId) -> HTMLResponse:
+    async def account_page(
+        request: Request,
+        account_id: AccountId,
+        after: Annotated[str | None, Query(description="Assets after this id.")] = None,
+    ) -> HTMLResponse:
+        """The account record (chart, movements) and one page of its assets."""
+        model = model_of(request)
+        raw = await model.get_account_mrr_json(account_id)
         try:
-            view = await _account_view(request, account_id, None)
+            view = await _asset_page(request, account_id, None, after, PAGE_LIMIT_DEFAULT)
         except ApiError as exc:
-            if exc.status not in (404, 503):
-                raise
-            return not_found_page("account", account_id, exc)
-        return page("account", f"Account {account_id}", json.dumps(view))
+            # 503 while rebuilding; 404 unless a record outlived the last asset.
+            if exc.status != 404 or raw is None:
+                return not_found_page("account", account_id, exc)
+            view = {"account_id": account_id, "count": 0, "limit": PAGE_LIMIT_DEFAULT,
+                    "after": after, "next_after": None, "assets": []}  # fmt: skip
+        view["record"] = None if raw is None else json.loads(raw, parse_float=Decimal)
+        return page("account", f"Account {account_id}", json.dumps(view, default=str))
 
     @app.get("/ui/static/{name}", include_in_schema=False)
     async def static_file(request: Request, name: str) -> Response:

@@ -1,20 +1,34 @@
-"""An asset's state on any date, computed from a published snapshot (SPEC §4.5).
+"""An asset's state on any date, read off a published snapshot (SPEC §4.5, §9).
 
-Pure functions over the snapshot's JSON dict: no I/O, no floats. Money and
-quantities stay the strings the stream processor published; a zero is written
-with the currency's digits, taken from the snapshot's own money strings.
+Pure functions over the snapshot's JSON dict (or its summary in the read
+model, which keeps the same fields): no I/O, no floats, no rule of the fold.
+Everything here is looked up in what the stream processor published — the
+period containing the date, the lifecycle's dates, and `ended_by` (what ended
+the lifecycle, if anything did). Money and quantities stay the published
+strings; a zero is written by `domain.money` in the currency's digits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Final
 
-# Statuses after the lifecycle end that say *why* it ended.
-_ENDING_STATUSES = frozenset({"cancelled", "transferred"})
+from domain.errors import DomainError
+from domain.money import ZERO, format_rounded
+
+# SPEC §4.5/§9.2: the status after the lifecycle end names what ended it.
+STATUS_AFTER_END: Final[Mapping[str | None, str]] = {
+    None: "expired",
+    "cancellation": "cancelled",
+    "transfer": "transferred",
+    "swap": "replaced",
+}
+# Snapshots published before `ended_by` existed: their status says it once past the end.
+_ENDED_BY_OF_STATUS: Final[Mapping[str, str]] = {
+    status: ended for ended, status in STATUS_AFTER_END.items() if ended is not None
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,45 +57,24 @@ class StateAt:
         }
 
 
-def money_digits(money: str) -> int:
-    """Digits after the decimal point of a published money string ("20.83" -> 2)."""
-    _, dot, fraction = money.partition(".")
-    return len(fraction) if dot else 0
-
-
-def format_money(amount: Decimal, digits: int) -> str:
-    """Write an exact decimal with `digits` fraction digits (half-up, as SPEC §4.3)."""
-    exponent = Decimal(1).scaleb(-digits)
-    text = f"{amount.quantize(exponent, rounding=ROUND_HALF_UP):f}"
-    # Decimal keeps the sign of a negative zero ("-0.00"); money never shows it.
-    return text[1:] if text.startswith("-") and Decimal(text) == 0 else text
-
-
-def zero_money(snapshot: Mapping[str, Any]) -> str:
-    """Zero in the snapshot's currency digits ("0.00" for USD, "0" for JPY)."""
-    return format_money(Decimal(0), money_digits(str(snapshot["total_lifecycle_amount"])))
+def zero_money(currency: str) -> str:
+    """Zero in the currency's minor-unit digits ("0.00", JPY "0"); "0" for an unknown code."""
+    try:
+        return format_rounded(ZERO, currency)
+    except DomainError:
+        return "0"
 
 
 def ended_by(snapshot: Mapping[str, Any]) -> str | None:
-    """ "cancelled"/"transferred" when a cancellation or full transfer ended the lifecycle.
+    """What ended the lifecycle, as published: null, cancellation, transfer or swap.
 
-    The snapshot's status says so once its `as_of` is past the end; before
-    that (a future-dated cancellation) the action that cut the lifecycle at
-    its end date says so.
+    A snapshot from before the field existed has only its status to tell, and
+    that only once its `as_of` is past the end.
     """
-    status = snapshot.get("status")
-    if status in _ENDING_STATUSES:
-        return str(status)
-    end = snapshot["lifecycle_end_date"]
-    actions: Sequence[Mapping[str, Any]] = snapshot.get("actions") or ()
-    for action in reversed(actions):
-        if action.get("effective_date") != end:
-            continue
-        if action.get("category") == "cancellation":
-            return "cancelled"
-        if action.get("category") == "transfer" and action.get("subtype") == "transfer_from":
-            return "transferred"
-    return None
+    if "ended_by" in snapshot:
+        value = snapshot["ended_by"]
+        return value if isinstance(value, str) else None
+    return _ENDED_BY_OF_STATUS.get(str(snapshot.get("status")))
 
 
 def period_at(periods: Sequence[Mapping[str, Any]], on: date) -> Mapping[str, Any] | None:
@@ -94,46 +87,35 @@ def period_at(periods: Sequence[Mapping[str, Any]], on: date) -> Mapping[str, An
 
 
 def state_at(snapshot: Mapping[str, Any], on: date) -> StateAt:
-    """Quantity, MRR, status and period in effect on `on`, from a snapshot dict.
+    """Quantity, MRR, status and period in effect on `on`, from a snapshot (or summary).
 
     1. Before the lifecycle start: scheduled, zero quantity and MRR.
     2. Inside `[start, end)`: active, with the containing period's values.
-    3. From the end on: cancelled/transferred if that ended it, else expired.
+    3. From the end on: the status `ended_by` names (expired when nothing ended it).
     """
-    start = date.fromisoformat(snapshot["lifecycle_start_date"])
-    end = date.fromisoformat(snapshot["lifecycle_end_date"])
-    zero = zero_money(snapshot)
+    day = on.isoformat()
+    currency = str(snapshot["currency"])
     period: Mapping[str, Any] | None = None
-    quantity, mrr = "0", zero
+    quantity, mrr = "0", zero_money(currency)
     # Step 1
-    if on < start:
+    if day < snapshot["lifecycle_start_date"]:
         status = "scheduled"
     # Step 2
-    elif on < end:
+    elif day < snapshot["lifecycle_end_date"]:
         status = "active"
         period = period_at(snapshot.get("state_periods") or (), on)
         if period is not None:
             quantity, mrr = str(period["quantity"]), str(period["mrr"])
     # Step 3
     else:
-        status = ended_by(snapshot) or "expired"
+        status = STATUS_AFTER_END.get(ended_by(snapshot), "expired")
     return StateAt(
         asset_id=snapshot["asset_id"],
         as_of=on,
         status=status,
         quantity=quantity,
         mrr=mrr,
-        currency=snapshot["currency"],
+        currency=currency,
         period=period,
         version=snapshot["version"],
     )
-
-
-def total_mrr_by_currency(rows: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Σ MRR per currency from (currency, mrr) pairs, exact, with the inputs' digits."""
-    totals: dict[str, Decimal] = {}
-    digits: dict[str, int] = {}
-    for currency, mrr in rows:
-        totals[currency] = totals.get(currency, Decimal(0)) + Decimal(mrr)
-        digits[currency] = max(digits.get(currency, 0), money_digits(mrr))
-    return {c: format_money(totals[c], digits[c]) for c in sorted(totals)}

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from streams.readmodel import ProgressUpdate, ReadModel
 from streams.web.app import ApiConfig, create_app
-from tests.support.snapshots import CAPRICORN
+from tests.support.snapshots import CAPRICORN, CAPRICORN_ACCOUNT
 
 pytestmark = pytest.mark.integration
 
@@ -60,22 +60,28 @@ async def api(
     token: str | None = None,
     kafka: str = "127.0.0.1:9",
     seed: tuple[dict[str, Any], ...] = (CAPRICORN, JPY_ASSET, SECOND_USD),
+    accounts: tuple[dict[str, Any], ...] = (CAPRICORN_ACCOUNT,),
     namespace: str | None = None,
     complete: bool = True,
+    accounts_topic: str | None = None,
+    topics: tuple[str, ...] = (),
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app over a namespace holding `seed`, with an httpx client bound to it.
+    """The app over a namespace holding `seed` and the account records `accounts`.
 
     `complete=False` leaves the read model without its marker (never built, or
-    Redis lost its data).
+    Redis lost its data); `topics` are the topics the (complete) build lists.
     """
     namespace = namespace or fresh_namespace()
     redis = Redis.from_url(redis_url)
     try:
         model = ReadModel(redis, namespace)
+        # A stale copy (an older version seeded after a newer one) is skipped.
         for snapshot in seed:
-            assert await model.put_snapshot(json.dumps(snapshot))
+            await model.put_snapshot(json.dumps(snapshot))
+        for record in accounts:
+            await model.put_account_record(json.dumps(record))
         if complete:
-            await model.begin_epoch(targets={})  # nothing left to read: complete
+            await model.begin_epoch(targets={}, topics=topics)  # nothing to read: complete
     finally:
         await redis.aclose()
     app = create_app(
@@ -86,6 +92,7 @@ async def api(
             kafka_kwargs={"bootstrap_servers": kafka},
             token=token,
             health_timeout_s=5.0,
+            accounts_topic=accounts_topic,
         )
     )
     async with (
@@ -215,7 +222,7 @@ def test_a_bad_date_is_a_422_naming_the_parameter(redis_url: str, bad: str) -> N
 # ---- accounts -----------------------------------------------------------------------
 
 
-def test_an_account_lists_its_assets_with_exact_total_mrr_per_currency(redis_url: str) -> None:
+def test_an_account_lists_a_page_of_its_assets_in_id_order(redis_url: str) -> None:
     async def body(c: httpx.AsyncClient) -> None:
         response = await c.get("/accounts/ACC-CAPRICORN/assets")
         assert response.status_code == 200
@@ -225,13 +232,54 @@ def test_an_account_lists_its_assets_with_exact_total_mrr_per_currency(redis_url
             "AST-QBO-CAPRICORN",
             "AST-TINY",
         ]
-        assert account["total_mrr"] == {"JPY": "25000", "USD": "33.43"}
-        first = account["assets"][1]
-        assert (first["current_quantity"], first["current_mrr"], first["status"]) == (
-            "8",
-            "33.33",
-            "active",
-        )
+        assert (account["count"], account["limit"], account["next_after"]) == (3, 100, None)
+        assert account["assets"][1] == {
+            "asset_id": "AST-QBO-CAPRICORN",
+            "product_code": "QBO",
+            "product_name": "QuickBooks Online",
+            "currency": "USD",
+            "status": "active",
+            "current_quantity": "8",
+            "current_mrr": "33.33",
+            "lifecycle_start_date": "2025-08-10",
+            "lifecycle_end_date": "2026-08-10",
+            "auto_renew": None,  # published before SPEC §9
+            "next_renewal_date": None,
+            "version": 2,
+            "as_of": "2026-03-01",
+        }
+
+    run(redis_url, body)
+
+
+def test_pages_follow_the_asset_ids_until_the_last_page(redis_url: str) -> None:
+    async def body(c: httpx.AsyncClient) -> None:
+        first = (await c.get("/accounts/ACC-CAPRICORN/assets", params={"limit": 2})).json()
+        assert [a["asset_id"] for a in first["assets"]] == ["AST-JPY", "AST-QBO-CAPRICORN"]
+        assert (first["count"], first["next_after"]) == (3, "AST-QBO-CAPRICORN")
+        second = (
+            await c.get(
+                "/accounts/ACC-CAPRICORN/assets",
+                params={"limit": 2, "after": first["next_after"]},
+            )
+        ).json()
+        assert [a["asset_id"] for a in second["assets"]] == ["AST-TINY"]
+        assert (second["after"], second["next_after"]) == ("AST-QBO-CAPRICORN", None)
+        # Exactly one page's worth: the page after it is empty, not an error.
+        exact = (await c.get("/accounts/ACC-CAPRICORN/assets?limit=3")).json()
+        assert exact["next_after"] is None
+        past = (await c.get("/accounts/ACC-CAPRICORN/assets?after=AST-TINY")).json()
+        assert (past["assets"], past["count"]) == ([], 3)
+
+    run(redis_url, body)
+
+
+@pytest.mark.parametrize("bad", ["0", "1001", "ten", "-5"])
+def test_a_bad_page_limit_is_a_422_naming_it(redis_url: str, bad: str) -> None:
+    async def body(c: httpx.AsyncClient) -> None:
+        response = await c.get("/accounts/ACC-CAPRICORN/assets", params={"limit": bad})
+        assert response.status_code == 422
+        assert response.json()["parameter"] == "limit"
 
     run(redis_url, body)
 
@@ -240,7 +288,8 @@ def test_an_account_on_a_later_date_counts_only_what_is_in_effect(redis_url: str
     async def body(c: httpx.AsyncClient) -> None:
         account = (await c.get("/accounts/ACC-CAPRICORN/assets?as_of=2027-01-01")).json()
         assert {a["status"] for a in account["assets"]} == {"expired"}
-        assert account["total_mrr"] == {"JPY": "0", "USD": "0.00"}
+        assert {a["current_mrr"] for a in account["assets"]} == {"0", "0.00"}
+        assert account["as_of"] == "2027-01-01"
 
     run(redis_url, body)
 
@@ -265,6 +314,51 @@ def test_an_asset_moved_to_another_account_leaves_the_old_index(redis_url: str) 
     run(redis_url, body, seed=(CAPRICORN, moved))
 
 
+def test_the_account_record_is_served_exactly_as_published(redis_url: str) -> None:
+    async def body(c: httpx.AsyncClient) -> None:
+        response = await c.get("/accounts/ACC-CAPRICORN")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == CAPRICORN_ACCOUNT
+        assert '"current_arr": "399.96"' in response.text
+
+    run(redis_url, body)
+
+
+def test_an_unknown_account_record_is_a_404(redis_url: str) -> None:
+    async def body(c: httpx.AsyncClient) -> None:
+        response = await c.get("/accounts/ACC-NOPE")
+        assert response.status_code == 404
+        assert response.json() == {"error": "unknown account 'ACC-NOPE'", "account_id": "ACC-NOPE"}
+
+    run(redis_url, body, accounts_topic="x.accounts.mrr", topics=("x.accounts.mrr",))
+
+
+def test_account_records_not_projected_yet_are_a_503_naming_the_topic(redis_url: str) -> None:
+    """The accounts topic does not exist yet: "unknown account" would be a lie."""
+
+    async def body(c: httpx.AsyncClient) -> None:
+        response = await c.get("/accounts/ACC-NOPE")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        error = response.json()
+        assert error["error"] == "account records are not projected yet"
+        assert "x.accounts.mrr" in error["detail"]
+        # What is there is served all the same.
+        assert (await c.get("/accounts/ACC-CAPRICORN")).status_code == 200
+
+    run(redis_url, body, accounts_topic="x.accounts.mrr", topics=("x.assets.snapshots",))
+
+
+def test_an_account_record_replaced_by_an_older_version_keeps_the_newer(redis_url: str) -> None:
+    older = {**CAPRICORN_ACCOUNT, "version": 1, "currencies": []}
+
+    async def body(c: httpx.AsyncClient) -> None:
+        assert (await c.get("/accounts/ACC-CAPRICORN")).json()["version"] == 2
+
+    run(redis_url, body, accounts=(CAPRICORN_ACCOUNT, older))
+
+
 # ---- token ---------------------------------------------------------------------------
 
 
@@ -274,6 +368,8 @@ def test_with_a_token_set_every_route_but_healthz_requires_it(redis_url: str) ->
             "/assets/AST-QBO-CAPRICORN",
             "/assets/AST-QBO-CAPRICORN/state?as_of=2026-01-01",
             "/accounts/ACC-CAPRICORN/assets",
+            "/accounts/ACC-CAPRICORN",
+            "/ui/accounts/ACC-CAPRICORN",
             "/metrics",
             "/openapi.json",
             "/ui/assets/AST-QBO-CAPRICORN",
@@ -404,10 +500,16 @@ def test_the_openapi_document_is_served_and_swagger_ui_is_off(redis_url: str) ->
         assert {
             "/assets/{asset_id}",
             "/assets/{asset_id}/state",
+            "/accounts/{account_id}",
             "/accounts/{account_id}/assets",
             "/healthz",
             "/metrics",
         } <= set(document["paths"])
+        listing = document["paths"]["/accounts/{account_id}/assets"]["get"]
+        parameters = {p["name"]: p for p in listing["parameters"]}
+        assert parameters["limit"]["schema"]["default"] == 100
+        assert parameters["limit"]["schema"]["maximum"] == 1000
+        assert "after" in parameters and "next_after" in listing["description"]
         # /docs would load Swagger UI from a CDN; the API works offline instead.
         assert (await c.get("/docs")).status_code == 404
 
@@ -451,7 +553,12 @@ def test_while_the_read_model_is_rebuilt_what_is_not_back_is_503_not_404(redis_u
             # A build that still has records to read (a projection began it).
             epoch, began = await model.begin_epoch(targets={"t:0": 5, "t:1": 0})
             assert began and epoch.state.value == "rebuilding"
-            for path in ("/assets/AST-NOPE", "/assets/AST-NOPE/state", "/accounts/ACC-X/assets"):
+            for path in (
+                "/assets/AST-NOPE",
+                "/assets/AST-NOPE/state",
+                "/accounts/ACC-X/assets",
+                "/accounts/ACC-X",
+            ):
                 response = await c.get(path)
                 assert response.status_code == 503, path
                 assert response.json()["error"] == "read model rebuilding"
@@ -471,6 +578,7 @@ def test_while_the_read_model_is_rebuilt_what_is_not_back_is_503_not_404(redis_u
                 "completed"
             )
             assert (await c.get("/assets/AST-NOPE")).status_code == 404
+            assert (await c.get("/accounts/ACC-X")).status_code == 404
             assert (await c.get("/accounts/ACC-CAPRICORN/assets")).status_code == 200
             assert (await c.get("/ui/assets/AST-NOPE")).status_code == 404
         finally:

@@ -283,7 +283,7 @@ def test_snapshots_produced_to_the_topic_are_visible_through_the_api_with_their_
             assert body == records[2]
             account = (await api.get("/accounts/ACC-IT/assets")).json()
             assert [a["asset_id"] for a in account["assets"]] == ["AST-A", "AST-B"]
-            assert account["total_mrr"] == {"USD": "41.66"}
+            assert account["count"] == 2
             await wait_for(
                 lambda: _no_lag(kafka_bootstrap, config), COMMITTED_TIMEOUT_S, "offsets committed"
             )

@@ -30,7 +30,7 @@ import redis as redis_sync
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
-from streams.readmodel import Epoch, Put, ReadModel, ReadModelState, RecordKind
+from streams.readmodel import Epoch, ReadModel, ReadModelState, RecordKind, prepare
 from streams.sinks.redis_projection import (
     BatchReport,
     ProjectedTopic,
@@ -530,14 +530,14 @@ def test_a_batch_that_fails_on_a_dead_connection_gives_the_connection_back(
         client = open_redis(own_redis.url)
         model = ReadModel(client, "it-pipe:")
         try:
-            assert await model.apply_all([Put(RecordKind.ASSET_SNAPSHOT, record)])
+            assert await model.apply_all([prepare(record)])
             own_redis.stop()  # the pooled connection is now dead
             for _ in range(3):
                 with pytest.raises(redis_sync.exceptions.ConnectionError):
-                    await model.apply_all([Put(RecordKind.ASSET_SNAPSHOT, record)])
+                    await model.apply_all([prepare(record)])
                 gc.collect()
             own_redis.start()
-            changed, _ = await model.apply_all([Put(RecordKind.ASSET_SNAPSHOT, record)])
+            changed, _ = await model.apply_all([prepare(record)])
             assert changed == [False]  # AOF kept it; the write is versioned
         finally:
             await client.aclose()
