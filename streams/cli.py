@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "topology": "topology",
     "project": "project",
     "api": "api",
+    "status": "status",
 }
 
 
