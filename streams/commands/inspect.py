@@ -2,10 +2,13 @@
 
 Reads with no consumer group (nothing is committed, other consumers are not
 affected): every partition is assigned to this process and starts at the end, or
-at the beginning with ``--from-beginning``. Snapshots and dead letters get a
-compact human view; other JSON is indented; other bytes get a hex/base64
-preview. ``--json`` prints one JSON object per record instead, numbers exactly
-as they were on the wire (JSON is parsed with Decimal, never float).
+at the beginning with ``--from-beginning``. Snapshots (SPEC §5, §9: auto-renewal,
+what ended the lifecycle, related assets, voided events), account records
+(`accounts.mrr`, SPEC §10: per currency the current figures, the MRR timeline
+and the movements) and dead letters get a compact human view; other JSON is
+indented; other bytes get a hex/base64 preview. ``--json`` prints one JSON
+object per record instead, numbers exactly as they were on the wire (JSON is
+parsed with Decimal, never float).
 
 Keys, ids, headers and payloads are producers' bytes: every line is printed
 through `streams.terminal` (control characters escaped, JSON kept valid), so a
@@ -44,9 +47,13 @@ class Record(Protocol):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "topic", help="assets.snapshots, assets.deadletter, orders.fulfilled, … (prefix added)"
+        "topic",
+        help="assets.snapshots, accounts.mrr, assets.deadletter, orders.fulfilled, … "
+        "(prefix added)",
     )
-    parser.add_argument("--key", help="only records with this key (e.g. an asset id)")
+    parser.add_argument(
+        "--key", help="only records with this key (e.g. an asset id, or an account id)"
+    )
     parser.add_argument(
         "--from-beginning", action="store_true", help="read from the oldest record (default: end)"
     )
@@ -268,6 +275,8 @@ def render_value(raw: bytes | None) -> list[str]:
         return [_truncate(text, PAYLOAD_PREVIEW_CHARS)]
     if isinstance(value, dict) and "asset_id" in value and "state_periods" in value:
         return render_snapshot(value)
+    if isinstance(value, dict) and "account_id" in value and "currencies" in value:
+        return render_account(value)
     if isinstance(value, dict) and "reason_code" in value:
         return render_dead_letter(value)
     return dump_json(value, indent=2).splitlines()
@@ -302,7 +311,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], right: set[int])
     return [line(header), *(line(r) for r in body)]
 
 
+def _yes_no(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else "-"
+
+
 def render_snapshot(s: dict[str, Any]) -> list[str]:
+    """An asset snapshot; the §9 fields only when the record has them (older ones do not)."""
     cur = _s(s.get("currency"))
     product = " ".join(_s(s[k]) for k in ("product_code", "product_name") if s.get(k))
     lines = [
@@ -315,6 +329,11 @@ def render_snapshot(s: dict[str, Any]) -> list[str]:
         f"lifecycle  {_s(s.get('lifecycle_start_date'))} → {_s(s.get('lifecycle_end_date'))}"
         f"   total {_s(s.get('total_lifecycle_amount'))} {cur}",
     ]
+    if any(k in s for k in ("auto_renew", "next_renewal_date", "ended_by")):
+        lines.append(
+            f"renewal    auto-renew {_yes_no(s.get('auto_renew'))}   "
+            f"next renewal {_s(s.get('next_renewal_date'))}   ended by {_s(s.get('ended_by'))}"
+        )
     if s.get("updated_by_event_id"):
         lines.append(f"updated by {_s(s['updated_by_event_id'])}")
     periods = s.get("state_periods") or []
@@ -327,20 +346,30 @@ def render_snapshot(s: dict[str, Any]) -> list[str]:
         "  " + r for r in table(["start", "end", "quantity", "MRR", "amount"], rows, {2, 3, 4})
     ]
     actions = s.get("actions") or []
+    related = any(a.get("related_asset_id") for a in actions)
     lines.append(f"actions ({len(actions)})")
     rows = [
         [
             _s(a.get("effective_date")),
-            _s(a.get("category")) + (f"/{a['subtype']}" if a.get("subtype") else ""),
+            _s(a.get("category")) + (f"/{_s(a['subtype'])}" if a.get("subtype") else ""),
             _s(a.get("action_id")),
             _s(a.get("quantity_change")),
             _s(a.get("mrr_change")),
             _s(a.get("amount_change")),
+            *([_s(a.get("related_asset_id"))] if related else []),
         ]
         for a in actions
     ]
     header = ["effective", "category", "action id", "Δ quantity", "Δ MRR", "Δ amount"]
-    lines += ["  " + r for r in table(header, rows, {3, 4, 5})]
+    lines += ["  " + r for r in table([*header, *(["related asset"] if related else [])],
+                                      rows, {3, 4, 5})]  # fmt: skip
+    voided = s.get("voided_events")
+    if voided:
+        lines.append(f"voided events ({len(voided)})")
+        rows = [[_s(v.get(k)) for k in ("event_id", "voided_by", "reason")] for v in voided]
+        lines += ["  " + r for r in table(["event id", "voided by", "reason"], rows, set())]
+    elif isinstance(voided, list):
+        lines.append("voided events: none")
     pending = s.get("pending_events") or []
     if pending:
         lines.append(f"pending events ({len(pending)})")
@@ -349,6 +378,54 @@ def render_snapshot(s: dict[str, Any]) -> list[str]:
     else:
         lines.append("pending events: none")
     return lines
+
+
+def render_account(record: dict[str, Any]) -> list[str]:
+    """An account record (SPEC §10): per currency the current figures, timeline, movements."""
+    currencies = record.get("currencies") or []
+    lines = [
+        f"ACCOUNT {_s(record.get('account_id'))}   version {_s(record.get('version'))}   "
+        f"as of {_s(record.get('as_of'))}",
+    ]
+    if not currencies:
+        lines.append("no currencies")
+    for part in currencies:
+        if not isinstance(part, dict):
+            continue
+        cur = _s(part.get("currency"))
+        lines.append(
+            f"{cur}  current MRR {_s(part.get('current_mrr'))}   "
+            f"ARR {_s(part.get('current_arr'))}   "
+            f"active assets {_s(part.get('active_assets'))}"
+        )
+        spans = part.get("mrr_timeline") or []
+        lines.append(f"  MRR timeline ({len(spans)})")
+        rows = [
+            [_s(t.get("start_date")),
+             "(open)" if t.get("end_date") is None else _s(t.get("end_date")),
+             _s(t.get("mrr"))]
+            for t in spans
+        ]  # fmt: skip
+        lines += ["    " + r for r in table(["start", "end", "MRR"], rows, {2})]
+        moves = part.get("movements") or []
+        lines.append(f"  movements ({len(moves)})")
+        rows = [
+            [_s(m.get("date")), _s(m.get("type")), _s(m.get("mrr_before")),
+             _s(m.get("mrr_after")), _signed(m.get("mrr_change")),
+             "scheduled" if m.get("scheduled") else ""]
+            for m in moves
+        ]  # fmt: skip
+        header = ["date", "movement", "MRR before", "MRR after", "change", ""]
+        lines += ["    " + r for r in table(header, rows, {2, 3, 4})]
+    return lines
+
+
+def _signed(value: Any) -> str:
+    """A change with its sign: "+12.50", "-33.33", "0.00" (and "-" when absent)."""
+    text = _s(value)
+    if text.startswith("-") or not text.replace("0", "").replace(".", ""):
+        return text
+    return f"+{text}"
 
 
 def render_dead_letter(d: dict[str, Any]) -> list[str]:

@@ -1,5 +1,6 @@
 // assetstream pages: the asset page (Details · Related · Dashboard), the
-// account page and a not-found page, drawn from the JSON embedded in the HTML.
+// account page (MRR per currency, its step chart and movements, a page of its
+// assets) and a not-found page, drawn from the JSON embedded in the HTML.
 // No framework, no network requests, no innerHTML with data: every value goes
 // in through textContent, so an id or a product name cannot inject markup.
 // Money and quantities are shown exactly as published (strings); they become
@@ -58,6 +59,14 @@
     return text ? String(text).replace(/_/g, " ") : "—";
   }
 
+  function yesNo(value) {
+    return value === true ? "Yes" : value === false ? "No" : "—";
+  }
+
+  function assetLink(id, testid) {
+    return el("a", { href: "/ui/assets/" + encodeURIComponent(id), testid: testid, text: id });
+  }
+
   function months(n) {
     if (n === null || n === undefined) return "—";
     return n + (Number(n) === 1 ? " month" : " months");
@@ -87,13 +96,14 @@
 
   // ---- tables ---------------------------------------------------------------
 
-  function table(testid, rowTestid, columns, rows, empty) {
+  function table(testid, rowTestid, columns, rows, empty, rowAttrs) {
     var head = el("tr", null, columns.map(function (c) {
       return el("th", { scope: "col", class: c.num ? "num" : null, text: c.title });
     }));
     var body = rows.length
       ? rows.map(function (row, index) {
-          return el("tr", { testid: rowTestid, "data-index": index }, columns.map(function (c) {
+          var attrs = Object.assign({ testid: rowTestid, "data-index": index }, rowAttrs ? rowAttrs(row) : {});
+          return el("tr", attrs, columns.map(function (c) {
             var cell = c.render ? c.render(row) : row[c.key];
             var td = el("td", { class: c.num ? "num" : null, "data-field": c.key, "data-label": c.title });
             append(td, typeof cell === "object" && cell !== null ? cell : String(cell === null || cell === undefined ? "—" : cell));
@@ -136,29 +146,29 @@
     return ticks.filter(function (_, i) { return i % step === 0; });
   }
 
-  // A step chart of one series over the state periods, with the as_of day marked.
-  function stepChart(series, title, periods, key, snapshot, format) {
+  // A step chart of one series: `spans` are {start_date, end_date (null: open), value}
+  // drawn from `o.from` to `o.to` (day numbers), with `o.today` marked and vertical
+  // `o.markers` ({date, kind, text}) where something happened.
+  function stepChart(series, title, spans, o) {
     // Draw at about the on-screen width so labels keep their size on a phone.
     var W = Math.round(Math.min(720, Math.max(300, (window.innerWidth || 720) - 64)));
     var H = W < 500 ? 210 : 250, L = 52, R = 16, T = 34, B = 34;
-    var start = parseDay(snapshot.lifecycle_start_date);
-    var end = parseDay(snapshot.lifecycle_end_date);
-    var today = parseDay(snapshot.as_of);
-    var from = Math.min(start, today), to = Math.max(end, today);
-    if (to <= from) to = from + 1;
-    var values = periods.map(function (p) { return Number(p[key]); });
+    var from = o.from, to = o.to > o.from ? o.to : o.from + 1;
+    var today = parseDay(o.today);
+    var values = spans.map(function (p) { return Number(p.value); });
     var scale = niceScale(Math.max.apply(null, values.concat([0])));
     var top = scale.top;
-    function x(day) { return L + (day - from) / (to - from) * (W - L - R); }
+    function x(day) { return L + (Math.min(Math.max(day, from), to) - from) / (to - from) * (W - L - R); }
     function y(v) { return T + (1 - v / top) * (H - T - B); }
     function r(n) { return Math.round(n * 10) / 10; }
+    function endOf(p) { return p.end_date ? parseDay(p.end_date) : to; }
 
     var grid = [];
     for (var i = 0; i * scale.step <= top + 1e-9; i++) {
       var v = i * scale.step;
       grid.push(svg("line", { class: "grid", x1: L, x2: W - R, y1: r(y(v)), y2: r(y(v)) }));
       grid.push(svg("text", { class: "axis-label", x: L - 8, y: r(y(v)) + 4, "text-anchor": "end",
-        text: format(v) }));
+        text: o.format(v) }));
     }
     monthTicks(from, to, W < 500 ? 3 : 6).forEach(function (t) {
       grid.push(svg("line", { class: "tick", x1: r(x(t.day)), x2: r(x(t.day)), y1: H - B, y2: H - B + 5 }));
@@ -169,10 +179,10 @@
         text: t.text }));
     });
 
-    // Path: along each period at its value; down to zero across any gap.
+    // Path: along each span at its value; down to zero across any gap.
     var d = "", area = "", prevEnd = null;
-    periods.forEach(function (p, idx) {
-      var x0 = r(x(parseDay(p.start_date))), x1 = r(x(parseDay(p.end_date))), yv = r(y(values[idx]));
+    spans.forEach(function (p, idx) {
+      var x0 = r(x(parseDay(p.start_date))), x1 = r(x(endOf(p))), yv = r(y(values[idx]));
       if (prevEnd === null) { d += "M" + x0 + " " + yv; }
       else if (prevEnd !== p.start_date) { d += "V" + r(y(0)) + "M" + x0 + " " + r(y(0)) + "V" + yv; }
       else { d += "V" + yv; }
@@ -182,41 +192,62 @@
     });
 
     // Label only where the value changes, so a long run of renewals stays readable.
-    var labels = periods.map(function (p, idx) {
+    var labels = spans.map(function (p, idx) {
       if (idx > 0 && values[idx] === values[idx - 1]) return null;
       var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
-      return svg("text", { class: "point-label", x: cx + 7, y: cy - 9, text: p[key] });
+      return svg("text", { class: "point-label", x: cx + 7, y: cy - 9, text: p.value });
     });
 
-    var points = periods.map(function (p, idx) {
+    var points = spans.map(function (p, idx) {
       var cx = r(x(parseDay(p.start_date))), cy = r(y(values[idx]));
+      var until = p.end_date ? prettyDate(p.end_date) : "onwards";
       return svg("circle", {
-        class: "point point-" + series, cx: cx, cy: cy, r: 4.5, testid: "chart-point",
-        "data-series": series, "data-start": p.start_date, "data-end": p.end_date, "data-value": p[key],
-      }, svg("title", { text: prettyDate(p.start_date) + " – " + prettyDate(p.end_date) + ": " + p[key] }));
+        class: "point point-" + o.kind, cx: cx, cy: cy, r: 4.5, testid: "chart-point",
+        "data-series": series, "data-start": p.start_date, "data-end": p.end_date || "",
+        "data-value": p.value,
+      }, svg("title", { text: prettyDate(p.start_date) + " – " + until + ": " + p.value }));
+    });
+
+    var marks = (o.markers || []).map(function (m) {
+      var mx = r(x(parseDay(m.date)));
+      return svg("g", { class: "marker marker-" + m.kind, testid: "chart-marker", "data-series": series,
+        "data-kind": m.kind, "data-date": m.date }, [
+        svg("line", { x1: mx, x2: mx, y1: T - 6, y2: H - B }),
+        svg("path", { d: "M" + mx + " " + (T - 4) + "l-4 -6h8z" }),
+        svg("title", { text: m.text + " · " + prettyDate(m.date) }),
+      ]);
     });
 
     var tx = r(x(today));
-    var todayMark = svg("g", { class: "today", testid: "chart-today", "data-date": snapshot.as_of }, [
+    var todayMark = svg("g", { class: "today", testid: "chart-today", "data-date": o.today }, [
       svg("line", { x1: tx, x2: tx, y1: 18, y2: H - B }),
       svg("text", { x: tx + (tx > W - 140 ? -6 : 6), y: 14, "text-anchor": tx > W - 140 ? "end" : "start",
-        text: "Today · " + snapshot.as_of }),
+        text: "Today · " + o.today }),
     ]);
 
     var chart = svg("svg", {
       class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", testid: "chart-" + series,
-      "aria-label": title + " from " + snapshot.lifecycle_start_date + " to " + snapshot.lifecycle_end_date,
-      preserveAspectRatio: "xMidYMid meet",
+      "aria-label": o.aria, preserveAspectRatio: "xMidYMid meet",
     }, [
       svg("g", null, grid),
       svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
-      svg("path", { class: "area area-" + series, d: area }),
-      svg("path", { class: "line line-" + series, d: d, testid: "chart-line-" + series }),
+      svg("path", { class: "area area-" + o.kind, d: area }),
+      svg("path", { class: "line line-" + o.kind, d: d, testid: "chart-line-" + series }),
+      svg("g", null, marks),
       todayMark,
       svg("g", null, labels),
       svg("g", null, points),
     ]);
-    return card(title, el("div", { class: "chart-wrap" }, chart), "chart-card-" + series);
+    var legend = o.legend && o.legend.length
+      ? el("div", { class: "legend" }, o.legend.map(function (item) {
+          return el("span", { class: "legend-item legend-" + item.kind, text: item.text });
+        }))
+      : null;
+    return card(title, [el("div", { class: "chart-wrap" }, chart), legend], "chart-card-" + series);
+  }
+
+  function axisMoney(v) {
+    return v >= 1000 ? (Math.round(v / 100) / 10) + "k" : String(Math.round(v * 100) / 100);
   }
 
   // ---- asset page -------------------------------------------------------------
@@ -236,6 +267,9 @@
       ["price-term", "Price term", months(s.price_term_months)],
       ["billing-anchor", "Billing anchor date", s.billing_anchor_date || "—"],
       ["currency", "Currency", s.currency],
+      ["auto-renew", "Auto-renew", yesNo(s.auto_renew)],
+      ["next-renewal", "Next renewal date", s.next_renewal_date || "—"],
+      ["ended-by", "Ended by", s.ended_by ? label(s.ended_by) : "—"],
     ];
     var list = el("dl", { class: "details" }, fields.map(function (f) {
       var dd = el("dd", { testid: "detail-" + f[0] });
@@ -253,6 +287,10 @@
     var actions = table("actions-table", "action-row", [
       { key: "category", title: "Category", render: function (a) { return label(a.category); } },
       { key: "subtype", title: "Subtype", render: function (a) { return a.subtype ? label(a.subtype) : "—"; } },
+      { key: "related_asset_id", title: "Related asset", render: function (a) {
+        // Transfers and swaps: the target on the source's action, the source on the target's.
+        return a.related_asset_id ? assetLink(a.related_asset_id, "related-link") : "—";
+      } },
       { key: "effective_date", title: "Effective date" },
       { key: "action_time", title: "Action time", render: function (a) { return (a.action_time || "").replace("T", " ").replace("Z", " UTC"); } },
       { key: "quantity_change", title: "Quantity change", num: true, render: function (a) { return signed(a.quantity_change); } },
@@ -271,6 +309,13 @@
       card("Asset Actions (" + (s.actions || []).length + ")", actions, "actions-card"),
       card("Asset State Periods (" + (s.state_periods || []).length + ")", periods, "periods-card"),
     ];
+    if (Array.isArray(s.voided_events)) {
+      out.push(card("Voided events (" + s.voided_events.length + ")", table("voided-table", "voided-row", [
+        { key: "event_id", title: "Voided event" },
+        { key: "voided_by", title: "Voided by" },
+        { key: "reason", title: "Reason", render: function (v) { return v.reason || "—"; } },
+      ], s.voided_events, "No voided events."), "voided-card"));
+    }
     if (s.pending_events && s.pending_events.length) {
       out.push(card("Pending events (" + s.pending_events.length + ")", table("pending-table", "pending-row", [
         { key: "event_id", title: "Event" },
@@ -291,33 +336,66 @@
     ]);
   }
 
+  // Renewals (explicit or automatic) and price changes, marked on the charts.
+  var MARKED = {
+    renewal: { kind: "renewal", text: "Renewal" },
+    auto_renewal: { kind: "auto_renewal", text: "Automatic renewal" },
+    price_change: { kind: "price_change", text: "Price change" },
+  };
+
+  function markersOf(s) {
+    return (s.actions || []).map(function (a) {
+      var mark = a.category === "renewal" ? MARKED[a.subtype === "auto_renewal" ? "auto_renewal" : "renewal"]
+        : a.category === "price_change" ? MARKED.price_change : null;
+      return mark ? { date: a.effective_date, kind: mark.kind, text: mark.text } : null;
+    }).filter(Boolean);
+  }
+
+  function termNote(s) {
+    var daysLeft = parseDay(s.lifecycle_end_date) - parseDay(s.as_of);
+    var end = el("span", { class: "nowrap", text: s.lifecycle_end_date });
+    if (daysLeft <= 0) return ["ended ", end];
+    if (s.ended_by) return [daysLeft + " days left · ends by " + label(s.ended_by) + " ", end];
+    if (s.next_renewal_date) {
+      return [daysLeft + " days left · renews automatically ", el("span", { class: "nowrap", text: s.next_renewal_date })];
+    }
+    return daysLeft + " days left in term";
+  }
+
   function dashboardPanel(s) {
     var periods = s.state_periods || [];
-    var daysLeft = parseDay(s.lifecycle_end_date) - parseDay(s.as_of);
-    var cut = (s.actions || []).filter(function (a) {
-      return a.effective_date === s.lifecycle_end_date &&
-        (a.category === "cancellation" || a.subtype === "transfer_from");
-    })[0];
-    var termNote = daysLeft > 0
-      ? (cut
-          ? [daysLeft + " days left · " + label(cut.category) + " ", el("span", { class: "nowrap", text: cut.effective_date })]
-          : daysLeft + " days left in term")
-      : ["ended ", el("span", { class: "nowrap", text: s.lifecycle_end_date })];
     var kpis = el("div", { class: "kpis" }, [
       kpi("kpi-quantity", "Current quantity", s.current_quantity, "as of " + s.as_of),
       kpi("kpi-mrr", "Current MRR", money(s.current_mrr, s.currency), null),
       kpi("kpi-total", "Total lifecycle amount", money(s.total_lifecycle_amount, s.currency),
         periods.length + (periods.length === 1 ? " state period" : " state periods")),
-      kpi("kpi-status", "Status", label(s.status), termNote),
+      kpi("kpi-status", "Status", label(s.status), termNote(s)),
     ]);
+    var start = parseDay(s.lifecycle_start_date), end = parseDay(s.lifecycle_end_date);
+    var today = parseDay(s.as_of);
+    var markers = markersOf(s);
+    var seen = {};
+    var legend = markers.filter(function (m) {
+      if (seen[m.kind]) return false;
+      seen[m.kind] = true;
+      return true;
+    });
+    function chart(key, series, title, format) {
+      var spans = periods.map(function (p) {
+        return { start_date: p.start_date, end_date: p.end_date, value: p[key] };
+      });
+      return stepChart(series, title, spans, {
+        kind: series, from: Math.min(start, today), to: Math.max(end, today), today: s.as_of,
+        format: format, markers: markers, legend: legend,
+        aria: title + " from " + s.lifecycle_start_date + " to " + s.lifecycle_end_date,
+      });
+    }
     return [
       kpis,
-      stepChart("quantity", "Quantity over the lifecycle", periods, "quantity", s, function (v) {
+      chart("quantity", "quantity", "Quantity over the lifecycle", function (v) {
         return String(Math.round(v * 100) / 100);
       }),
-      stepChart("mrr", "MRR over the lifecycle (" + s.currency + ")", periods, "mrr", s, function (v) {
-        return v >= 1000 ? (Math.round(v / 100) / 10) + "k" : String(Math.round(v * 100) / 100);
-      }),
+      chart("mrr", "mrr", "MRR over the lifecycle (" + s.currency + ")", axisMoney),
     ];
   }
 
@@ -372,26 +450,94 @@
 
   // ---- account page -------------------------------------------------------------
 
-  function accountPage(root, a) {
-    root.appendChild(el("div", { class: "page-head" }, [
-      el("div", { class: "page-kicker", text: "Account" }),
-      el("h1", { testid: "account-title", text: a.account_id }),
-      el("p", { class: "page-sub", text: a.assets.length + (a.assets.length === 1 ? " asset" : " assets") }),
-    ]));
-    root.appendChild(el("div", { class: "kpis" }, Object.keys(a.total_mrr).map(function (c) {
-      return kpi("total-mrr-" + c, "Total MRR · " + c, money(a.total_mrr[c], c), null);
-    })));
-    root.appendChild(card("Assets", table("account-assets-table", "account-asset-row", [
-      { key: "asset_id", title: "Asset", render: function (r) {
-        return el("a", { href: "/ui/assets/" + encodeURIComponent(r.asset_id), text: r.asset_id });
-      } },
+  function accountCurrency(part, asOf) {
+    var cur = part.currency;
+    var timeline = part.mrr_timeline || [];
+    var kpis = el("div", { class: "kpis" }, [
+      kpi("account-mrr-" + cur, "Current MRR · " + cur, money(part.current_mrr, cur), "as of " + asOf),
+      kpi("account-arr-" + cur, "Current ARR · " + cur, money(part.current_arr, cur), "12 × MRR"),
+      kpi("account-active-" + cur, "Active assets · " + cur, String(part.active_assets), null),
+    ]);
+    var out = [el("h2", { class: "section-title", testid: "currency-" + cur, text: cur }), kpis];
+    if (timeline.length) {
+      var today = parseDay(asOf);
+      var first = parseDay(timeline[0].start_date);
+      var lastStart = parseDay(timeline[timeline.length - 1].start_date);
+      // The open last span is drawn a while past its start (or past today).
+      var to = Math.max(lastStart, today);
+      to += Math.max(30, Math.round((to - Math.min(first, today)) * 0.08));
+      var spans = timeline.map(function (t) {
+        return { start_date: t.start_date, end_date: t.end_date, value: t.mrr };
+      });
+      out.push(stepChart("account-mrr-" + cur, "MRR over time (" + cur + ")", spans, {
+        kind: "mrr", from: Math.min(first, today), to: to, today: asOf, format: axisMoney,
+        aria: "Account MRR in " + cur + " from " + timeline[0].start_date,
+      }));
+    }
+    var movements = part.movements || [];
+    out.push(card("MRR movements · " + cur + " (" + movements.length + ")",
+      table("movements-table-" + cur, "movement-row", [
+        { key: "date", title: "Date", render: function (m) {
+          return m.scheduled
+            ? [m.date, " ", el("span", { class: "tag tag-scheduled", testid: "scheduled-tag", text: "scheduled" })]
+            : m.date;
+        } },
+        { key: "type", title: "Movement", render: function (m) {
+          return el("span", { class: "movement movement-" + m.type, text: label(m.type) });
+        } },
+        { key: "mrr_before", title: "MRR before", num: true },
+        { key: "mrr_after", title: "MRR after", num: true },
+        { key: "mrr_change", title: "Change", num: true, render: function (m) { return signed(m.mrr_change); } },
+      ], movements, "No movements.", function (m) {
+        return { "data-scheduled": m.scheduled ? "true" : "false", class: m.scheduled ? "scheduled" : null };
+      }), "movements-card-" + cur));
+    return out;
+  }
+
+  function assetsCard(a) {
+    var shown = a.assets.length;
+    var note = a.count
+      ? (a.after ? "Assets after " + a.after : "Assets 1–" + shown) + " of " + a.count
+      : "No assets left on this account.";
+    var base = "/ui/accounts/" + encodeURIComponent(a.account_id);
+    var nav = el("p", { class: "pager", testid: "assets-pager" }, [
+      el("span", { testid: "assets-shown", text: note }),
+      a.after ? [" · ", el("a", { href: base, testid: "first-page", text: "First page" })] : null,
+      a.next_after
+        ? [" · ", el("a", { href: base + "?after=" + encodeURIComponent(a.next_after),
+            testid: "next-page", text: "Next " + Math.min(a.limit, a.count) + " →" })]
+        : null,
+    ]);
+    return card("Assets (" + a.count + ")", [table("account-assets-table", "account-asset-row", [
+      { key: "asset_id", title: "Asset", render: function (r) { return assetLink(r.asset_id); } },
       { key: "product", title: "Product", render: function (r) { return r.product_name || r.product_code || "—"; } },
       { key: "status", title: "Status", render: function (r) { return badge(r.status); } },
       { key: "current_quantity", title: "Quantity", num: true },
       { key: "current_mrr", title: "MRR", num: true, render: function (r) { return money(r.current_mrr, r.currency); } },
       { key: "lifecycle_start_date", title: "Start" },
       { key: "lifecycle_end_date", title: "End" },
-    ], a.assets, "No assets."), "account-assets-card"));
+      { key: "auto_renew", title: "Auto-renew", render: function (r) { return yesNo(r.auto_renew); } },
+    ], a.assets, "No assets."), nav], "account-assets-card");
+  }
+
+  function accountPage(root, a) {
+    var record = a.record;
+    root.appendChild(el("div", { class: "page-head" }, [
+      el("div", { class: "page-kicker", text: "Account" }),
+      el("h1", { testid: "account-title", text: a.account_id }),
+      el("p", { class: "page-sub", text: a.count + (a.count === 1 ? " asset" : " assets") +
+        (record ? " · record version " + record.version + " as of " + record.as_of : "") }),
+    ]));
+    if (record) {
+      (record.currencies || []).forEach(function (part) {
+        append(root, accountCurrency(part, record.as_of));
+      });
+    } else {
+      root.appendChild(card(null, el("p", { class: "notice", testid: "no-record",
+        text: "No MRR record for this account yet: the worker publishes it on accounts.mrr." }),
+        "no-record-card"));
+    }
+    root.appendChild(assetsCard(a));
   }
 
   function notFoundPage(root, info) {

@@ -1,52 +1,53 @@
 """The asset page in a real browser: Debian's headless Chromium driven by Playwright.
 
 The API runs on a free loopback port against a private redis-server holding the
-Capricorn snapshot of SPEC §5; the test opens the page, switches tabs, checks
-the tables and the chart against the snapshot, and saves screenshots under
-test-output/. No browser is downloaded: Playwright drives /usr/bin/chromium.
+Capricorn snapshot of SPEC §5 and the §9 assets of the shared scenarios; the
+tests open the pages, switch tabs, check the tables and the charts against the
+snapshots, and save screenshots under test-output/ (set-up: tests/e2e/browser.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.snapshots import CAPRICORN
+from tests.e2e.browser import (
+    ROOT,
+    STARTUP_TIMEOUT_S,
+    TOKEN,
+    cell_texts,
+    free_port,
+    open_page,
+    screenshot,
+    serve_api,
+    wait_until,
+)
+from tests.support.snapshots import (
+    CAPRICORN,
+    CAPRICORN_ACCOUNT,
+    FAB_PRIORITY,
+    FAB_SEATS,
+    NORTHWIND_REPRICED,
+    PHONE_SWAP_TARGET,
+    PHONE_SWAPPED,
+    SECTION9_SNAPSHOTS,
+    SWAP_TARGET_ID,
+)
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "test-output"
 SCENARIOS = ROOT / "tests" / "scenarios"
 # Salesforce's lifecycle example: ramp, upsell, then a cancellation at the term end.
 ENGINE_SCENARIO = "ramp-upsell-cancel"
-STARTUP_TIMEOUT_S = 15.0
-PAGE_TIMEOUT_MS = 10_000
-TOKEN = "e2e-secret-token"
 
 # A second asset on the account, so the account page lists more than one.
 PAYROLL = {
@@ -71,47 +72,6 @@ PAYROLL = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on a free port, stopped at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _accepts(port), STARTUP_TIMEOUT_S, f"redis-server on port {port}")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def engine_snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Snapshots the domain engine computes from a golden scenario (`assetstream replay`)."""
@@ -126,79 +86,15 @@ def engine_snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str,
 
 @pytest.fixture(scope="module")
 def api_url(redis_url: str, engine_snapshots: list[dict[str, Any]]) -> Iterator[str]:
-    """The API (token on) on a free port, in a thread, over the seeded Redis."""
-    import uvicorn
-    from redis.asyncio import Redis
-
-    from streams.readmodel import ReadModel
-    from streams.web.app import ApiConfig, create_app
-
-    namespace = "e2e:"
-
-    async def seed() -> None:
-        client = Redis.from_url(redis_url)
-        model = ReadModel(client, namespace)
-        for snapshot in (CAPRICORN, PAYROLL, *engine_snapshots):
-            await model.put_snapshot(json.dumps(snapshot))
-        await model.begin_epoch(targets={})  # a finished build: unknown ids are 404
-        await client.aclose()
-
-    # Playwright's sync API owns an event loop on this thread; seed on another.
-    seeder = threading.Thread(target=asyncio.run, args=(seed(),))
-    seeder.start()
-    seeder.join(timeout=STARTUP_TIMEOUT_S)
-    config = ApiConfig(
-        redis_url=redis_url,
-        namespace=namespace,
-        snapshots_topic="e2e.assets.snapshots",
-        kafka_kwargs={"bootstrap_servers": "127.0.0.1:9"},
-        token=TOKEN,
-        health_timeout_s=1,
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, STARTUP_TIMEOUT_S, "the API to start")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser: Any, url: str, width: int = 1280, height: int = 900) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector("[data-testid=app][data-ready=true]")
-    return page
-
-
-def cell_texts(page: Any, row_testid: str, field: str) -> list[str]:
-    texts: list[str] = page.locator(
-        f"[data-testid={row_testid}] td[data-field={field}]"
-    ).all_text_contents()
-    return texts
+    """The API (token on) over the Capricorn assets, the §9 assets and the engine's."""
+    seed = (CAPRICORN, PAYROLL, *SECTION9_SNAPSHOTS, *engine_snapshots)
+    with serve_api(redis_url, "e2e:", seed, [CAPRICORN_ACCOUNT]) as url:
+        yield url
 
 
 def test_asset_page_shows_details_related_and_dashboard_from_the_snapshot(
     browser: Any, api_url: str
 ) -> None:
-    OUTPUT.mkdir(exist_ok=True)
     page = open_page(browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}")
     # The token moved from the URL into a cookie.
     assert "token=" not in page.url
@@ -220,7 +116,7 @@ def test_asset_page_shows_details_related_and_dashboard_from_the_snapshot(
         assert (page.get_by_test_id(f"detail-{field}").text_content() or "").strip() == expected, (
             field
         )
-    page.screenshot(path=str(OUTPUT / "asset-page-details.png"), full_page=True)
+    screenshot(page, "asset-page-details.png")
 
     # Related
     page.get_by_test_id("tab-related").click()
@@ -237,7 +133,7 @@ def test_asset_page_shows_details_related_and_dashboard_from_the_snapshot(
     periods = CAPRICORN["state_periods"]
     for field in ("start_date", "end_date", "quantity", "mrr", "amount"):
         assert cell_texts(page, "period-row", field) == [p[field] for p in periods], field
-    page.screenshot(path=str(OUTPUT / "asset-page-related.png"), full_page=True)
+    screenshot(page, "asset-page-related.png")
 
     # Dashboard: one point per period and series, at the period's start and value.
     page.get_by_test_id("tab-dashboard").click()
@@ -259,12 +155,11 @@ def test_asset_page_shows_details_related_and_dashboard_from_the_snapshot(
     today = page.get_by_test_id("chart-today").first
     assert today.get_attribute("data-date") == CAPRICORN["as_of"]
     assert page.get_by_test_id("kpi-mrr").inner_text().splitlines()[1] == "USD 33.33"
-    page.screenshot(path=str(OUTPUT / "asset-page-dashboard.png"), full_page=True)
+    screenshot(page, "asset-page-dashboard.png")
     page.context.close()
 
 
 def test_asset_page_is_readable_on_a_phone_sized_screen(browser: Any, api_url: str) -> None:
-    OUTPUT.mkdir(exist_ok=True)
     page = open_page(
         browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}#dashboard", 390, 844
     )
@@ -272,19 +167,106 @@ def test_asset_page_is_readable_on_a_phone_sized_screen(browser: Any, api_url: s
     # Nothing wider than the screen: the page does not scroll sideways.
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390
-    page.screenshot(path=str(OUTPUT / "asset-page-phone.png"), full_page=True)
+    screenshot(page, "asset-page-phone.png")
     page.context.close()
 
 
-def test_account_page_lists_the_assets_with_links_and_total_mrr(browser: Any, api_url: str) -> None:
-    OUTPUT.mkdir(exist_ok=True)
+def test_account_page_lists_the_assets_with_links_and_the_account_mrr(
+    browser: Any, api_url: str
+) -> None:
     page = open_page(browser, f"{api_url}/ui/accounts/ACC-CAPRICORN?token={TOKEN}")
     assert page.get_by_test_id("account-asset-row").count() == 2
-    assert page.get_by_test_id("total-mrr-USD").inner_text().splitlines()[1] == "USD 123.33"
-    page.screenshot(path=str(OUTPUT / "account-page.png"), full_page=True)
+    assert page.get_by_test_id("account-mrr-USD").inner_text().splitlines()[1] == "USD 33.33"
+    assert page.get_by_test_id("account-arr-USD").inner_text().splitlines()[1] == "USD 399.96"
+    screenshot(page, "account-page-capricorn.png")
     page.get_by_role("link", name="AST-QBO-CAPRICORN").click()
     page.wait_for_selector("[data-testid=asset-title]")
     assert page.get_by_test_id("asset-id").inner_text() == "AST-QBO-CAPRICORN"
+    # And back: the asset page links to its account.
+    page.get_by_test_id("account-link").click()
+    page.wait_for_selector("[data-testid=account-title]")
+    assert page.get_by_test_id("account-title").inner_text() == "ACC-CAPRICORN"
+    page.context.close()
+
+
+# ---- SPEC §9 on the asset page -------------------------------------------------------------
+
+
+def detail(page: Any, field: str) -> str:
+    return (page.get_by_test_id(f"detail-{field}").text_content() or "").strip()
+
+
+def test_details_show_auto_renewal_and_the_next_renewal_date(browser: Any, api_url: str) -> None:
+    page = open_page(browser, f"{api_url}/ui/assets/{FAB_PRIORITY['asset_id']}?token={TOKEN}")
+    assert (detail(page, "auto-renew"), detail(page, "next-renewal")) == ("Yes", "2026-01-01")
+    assert detail(page, "ended-by") == "—"
+    page.get_by_test_id("tab-dashboard").click()
+    note = page.get_by_test_id("kpi-status").inner_text()
+    assert "renews automatically" in note and "2026-01-01" in note
+    page.context.close()
+    # A snapshot from before §9 has neither: shown as unknown, not as "No".
+    old = open_page(browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}")
+    assert (detail(old, "auto-renew"), detail(old, "next-renewal")) == ("—", "—")
+    old.context.close()
+
+
+def test_a_swap_links_its_source_and_target_both_ways(browser: Any, api_url: str) -> None:
+    page = open_page(browser, f"{api_url}/ui/assets/AST-CTO-PHONE?token={TOKEN}#related")
+    assert (page.get_by_test_id("status-badge").first.inner_text() or "").lower() == "replaced"
+    assert cell_texts(page, "action-row", "category") == ["initial sale", "swap"]
+    assert cell_texts(page, "action-row", "subtype") == ["—", "swap out"]
+    screenshot(page, "asset-page-swap-source.png")
+    page.get_by_test_id("related-link").click()
+    page.wait_for_selector("[data-testid=asset-title]")
+    assert page.get_by_test_id("asset-id").inner_text() == SWAP_TARGET_ID
+    assert detail(page, "lifecycle-start") == PHONE_SWAP_TARGET["lifecycle_start_date"]
+    page.get_by_test_id("tab-related").click()
+    assert cell_texts(page, "action-row", "subtype") == ["swap in"]
+    page.get_by_test_id("related-link").click()
+    page.wait_for_selector("[data-testid=asset-title]")
+    assert page.get_by_test_id("asset-id").inner_text() == PHONE_SWAPPED["asset_id"]
+    assert detail(page, "ended-by") == "swap"
+    page.context.close()
+
+
+def test_voided_events_are_listed_with_who_voided_them_and_why(browser: Any, api_url: str) -> None:
+    asset = NORTHWIND_REPRICED
+    page = open_page(browser, f"{api_url}/ui/assets/{asset['asset_id']}?token={TOKEN}#related")
+    voided = asset["voided_events"]
+    assert cell_texts(page, "voided-row", "event_id") == [v["event_id"] for v in voided]
+    assert cell_texts(page, "voided-row", "voided_by") == [v["voided_by"] for v in voided]
+    assert cell_texts(page, "voided-row", "reason") == [v["reason"] or "—" for v in voided]
+    assert "price change" in cell_texts(page, "action-row", "category")
+    screenshot(page, "asset-page-voided.png")
+    page.context.close()
+    # A snapshot from before §9 shows no voided-events table at all.
+    old = open_page(browser, f"{api_url}/ui/assets/AST-QBO-CAPRICORN?token={TOKEN}#related")
+    assert old.get_by_test_id("voided-table").count() == 0
+    old.context.close()
+
+
+def markers(page: Any, series: str) -> list[tuple[str | None, str | None]]:
+    found = page.locator(f"[data-testid=chart-marker][data-series={series}]").all()
+    return [(m.get_attribute("data-kind"), m.get_attribute("data-date")) for m in found]
+
+
+def test_the_dashboard_marks_renewals_and_price_changes(browser: Any, api_url: str) -> None:
+    page = open_page(
+        browser, f"{api_url}/ui/assets/{FAB_SEATS['asset_id']}?token={TOKEN}#dashboard"
+    )
+    renewals = [("auto_renewal", "2025-04-01"), ("auto_renewal", "2025-07-01")]
+    assert markers(page, "mrr") == renewals
+    assert markers(page, "quantity") == renewals
+    screenshot(page, "asset-page-auto-renewal-dashboard.png")
+    page.context.close()
+    page = open_page(
+        browser, f"{api_url}/ui/assets/{NORTHWIND_REPRICED['asset_id']}?token={TOKEN}#dashboard"
+    )
+    assert markers(page, "mrr") == [("price_change", "2025-06-16")]
+    # The marker stands where the MRR steps up: at the second period's start.
+    point = page.locator("[data-testid=chart-point][data-series=mrr][data-start='2025-06-16']")
+    line = page.locator("[data-testid=chart-marker][data-series=mrr] line")
+    assert float(point.get_attribute("cx")) == float(line.get_attribute("x1"))
     page.context.close()
 
 
@@ -304,7 +286,6 @@ def test_unknown_asset_page_says_not_found(browser: Any, api_url: str) -> None:
 def test_asset_page_draws_a_snapshot_computed_by_the_engine(
     browser: Any, api_url: str, engine_snapshots: list[dict[str, Any]]
 ) -> None:
-    OUTPUT.mkdir(exist_ok=True)
     snapshot = engine_snapshots[0]
     page = open_page(browser, f"{api_url}/ui/assets/{snapshot['asset_id']}?token={TOKEN}#related")
     assert cell_texts(page, "action-row", "category") == [
@@ -322,7 +303,7 @@ def test_asset_page_draws_a_snapshot_computed_by_the_engine(
         for p in page.locator("[data-testid=chart-point][data-series=mrr]").all()
     ]
     assert values == [p["mrr"] for p in snapshot["state_periods"]]
-    page.screenshot(path=str(OUTPUT / "asset-page-engine-dashboard.png"), full_page=True)
+    screenshot(page, "asset-page-engine-dashboard.png")
     page.context.close()
 
 
@@ -417,7 +398,6 @@ def test_the_page_shows_what_the_worker_computed_from_produced_events(
 ) -> None:
     import httpx
 
-    OUTPUT.mkdir(exist_ok=True)
     expected = json.loads((SCENARIOS / f"{LIVE_SCENARIO}.expected.json").read_text())
     want = expected["assets"][0]
     url = f"{live_api}/assets/{want['asset_id']}"
@@ -446,5 +426,5 @@ def test_the_page_shows_what_the_worker_computed_from_produced_events(
     assert [p.get_attribute("data-value") for p in points] == [
         p["quantity"] for p in want["state_periods"]
     ]
-    page.screenshot(path=str(OUTPUT / "asset-page-live.png"), full_page=True)
+    screenshot(page, "asset-page-live.png")
     page.context.close()

@@ -307,3 +307,24 @@ def test_hostile_keys_and_ids_are_printed_escaped_not_executed(
     assert not [c for c in line if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
     record = json.loads(line)
     assert (record["key"], record["value"]["asset_id"]) == (HOSTILE_KEY, HOSTILE_KEY)
+
+
+def test_account_records_are_shown_per_currency_with_timeline_and_movements(
+    kafka_bootstrap: str, topic_prefix: str, stack_env: dict[str, str]
+) -> None:
+    from tests.support.snapshots import CAPRICORN_ACCOUNT
+
+    produce(
+        kafka_bootstrap,
+        {f"{topic_prefix}accounts.mrr": [(b"ACC-CAPRICORN", _j(CAPRICORN_ACCOUNT), [])]},
+    )
+    result = inspect(
+        stack_env, "accounts.mrr", "--from-beginning", "--key", "ACC-CAPRICORN", "--timeout", "3"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "ACCOUNT ACC-CAPRICORN   version 2   as of 2026-03-01" in lines
+    assert "USD  current MRR 33.33   ARR 399.96   active assets 1" in lines
+    assert "2026-08-10  (open)       0.00" in lines
+    churn = next(line for line in lines if line.startswith("2026-08-10  churn"))
+    assert churn.split()[-2:] == ["-33.33", "scheduled"]
