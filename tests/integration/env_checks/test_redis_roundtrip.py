@@ -1,4 +1,7 @@
-"""The real Redis answers: a value, a hash and a sorted set survive a round trip."""
+"""Environment check: the real Redis answers; a value, a hash and a sorted set round-trip.
+
+Not a test of assetstream (see conftest.py: marked `env_check`).
+"""
 
 from __future__ import annotations
 
