@@ -61,7 +61,7 @@ from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError
-from domain.money import ZERO, format_rounded, minor_unit_digits, round_money
+from domain.money import ZERO, Money, format_money, minor_unit_digits
 
 # ---------------------------------------------------------------------------
 # Inputs: one record per asset change
@@ -95,7 +95,7 @@ class AssetContribution:
         for index, span in enumerate(self.spans):
             if not isinstance(span.mrr, Fraction):
                 raise DomainError(f"{self.asset_id}: mrr {span.mrr!r} is not a Fraction")
-            if span.mrr < 0 or round_money(span.mrr, self.currency) != span.mrr:
+            if span.mrr < 0 or Money(span.mrr, self.currency).rounded().amount != span.mrr:
                 raise DomainError(f"{self.asset_id}: mrr {span.mrr} is not a published amount")
             if span.end is not None and span.end <= span.start:
                 raise DomainError(f"{self.asset_id}: span {span.start}..{span.end} is empty")
@@ -528,7 +528,7 @@ def record_to_dict(record: AccountRecord, version: int) -> dict[str, Any]:
     """SPEC §10's record: money with the currency's minor-unit digits, the last end null."""
 
     def money(value: Fraction, currency: str) -> str:
-        return format_rounded(value, currency)
+        return format_money(Money(value, currency))
 
     return {
         "account_id": record.account_id,

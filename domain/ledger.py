@@ -4,13 +4,19 @@ Every message that reaches an asset ends in exactly one place: applied,
 duplicate (the last snapshot is re-published), pending (visible in the
 snapshot), or dead-lettered (a pending event after its grace). Conflicts —
 an event id seen before with other content — are decided by the event-id
-registry (`domain.registry`), never here: an asset holds a second copy of an
+registry (`service.registry`), never here: an asset holds a second copy of an
 action id until the registry revokes one of the two, so a message whose id
 conflicts on several assets is dead-lettered once, by one place.
 
 Entries carry a sequence number so a store can keep one row per entry and
 write only the entries a step changed (`Step.written`) plus a small head: an
 event at the end of a long history writes a constant number of bytes.
+
+The fold depends on `as_of` (automatic renewals, SPEC §9.4): every transition first
+moves the fold to its own `as_of`, so a renewal that became due is applied and
+published with whatever else changed. Events waiting for a renewal have no pending
+clock until they stop waiting. As a transfer or swap target, the ledger reports to
+the source whether its creation was refused (SPEC §9.5, `Step.refusals`).
 
 The worker and `assetstream replay` drive the same functions; the clock
 (`as_of`, `now`) is always passed in.
@@ -22,11 +28,15 @@ import bisect
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from domain.events import AssetTransferred, Period, TransferReceived, sort_key
+from domain.errors import DomainError
+from domain.events import AssetEvent, AssetTerms, EventVoided, TargetRefusal, TransferReceived
 from domain.fold import FoldLog
 from domain.ledger_types import DeadLetter, Delivery, Entry, EntryStatus, Outcome, Step
+from domain.operations import target_terms
+from domain.reasons import ReasonCode
 from domain.snapshot import head_at
-from domain.state import AssetTerms, FoldState, PendingEvent, SortKey, TransferOut
+from domain.state import FoldState, PendingEvent, TransferOut
+from domain.voids import can_be_voided
 
 _EMPTY_LOG = FoldLog.of(())
 
@@ -108,14 +118,21 @@ def restore(
     version: int,
     published: PublishedHead | None,
     updated_by_event_id: str | None,
+    as_of: date | None = None,
 ) -> AssetLedger:
-    """A ledger rebuilt from stored entries and head fields (the fold is computed again)."""
+    """A ledger rebuilt from stored entries and head fields (the fold is computed again).
+
+    The fold is computed as of `as_of`, by default the last publication's (which gives
+    back exactly what was published); the next transition moves it to its own date.
+    """
     ordered = tuple(sorted(entries, key=lambda e: (e.action_id, e.seq)))
     live = (e.delivery.event for e in ordered if e.status is EntryStatus.LIVE)
+    if as_of is None and published is not None:
+        as_of = published.as_of
     return AssetLedger(
         asset_id=asset_id,
         entries=ordered,
-        log=FoldLog.of(live),
+        log=FoldLog.of(live, as_of=as_of, asset_id=asset_id),
         next_seq=max((e.seq for e in ordered), default=-1) + 1,
         pending_since=pending_since,
         revoked=revoked,
@@ -126,10 +143,10 @@ def restore(
 
 
 def receive(ledger: AssetLedger, delivery: Delivery, *, as_of: date, now: datetime) -> Step:
-    """One event arrives at this asset."""
+    """One event arrives at this asset (an input event, a target's revision or report)."""
     event = delivery.event
-    if isinstance(event, TransferReceived):
-        return _receive_transfer(ledger, delivery, as_of=as_of, now=now)
+    if isinstance(event, TransferReceived | TargetRefusal):
+        return _receive_revision(ledger, delivery, as_of=as_of, now=now)
     same_id = ledger.entries_for(event.action_id)
     if any(e.delivery.fingerprint == delivery.fingerprint for e in same_id):
         if any(e.status is EntryStatus.REVOKED and e.delivery.fingerprint == delivery.fingerprint
@@ -145,10 +162,8 @@ def receive(ledger: AssetLedger, delivery: Delivery, *, as_of: date, now: dateti
         return Step(held, Outcome.HELD, written=(entry,))
     entries, entry = _add_entry(ledger, delivery, EntryStatus.LIVE)
     updated = replace(ledger, entries=entries, next_seq=ledger.next_seq + 1)
-    log = ledger.log.adding(event)
-    applied = _is_applied(log, event.action_id)
-    outcome = Outcome.APPLIED if applied else Outcome.PENDING
-    return _adopt(updated, log, outcome, event.event_id, as_of=as_of, now=now,
+    log = ledger.log.at(as_of).adding(event)
+    return _adopt(updated, log, _outcome(log, event), event.event_id, as_of=as_of, now=now,
                   written=(entry,))  # fmt: skip
 
 
@@ -170,7 +185,7 @@ def revoke(
         return Step(replace(ledger, revoked=revoked), None)
     changed = {e.seq: replace(e, status=EntryStatus.REVOKED) for e in hit}
     removed_live = {e.action_id for e in hit if e.status is EntryStatus.LIVE}
-    promoted = []
+    promoted: list[AssetEvent] = []
     for action_id in sorted(removed_live):
         held = [e for e in ledger.entries_for(action_id)
                 if e.status is EntryStatus.HELD and e.seq not in changed]  # fmt: skip
@@ -183,14 +198,17 @@ def revoke(
     written = tuple(changed[seq] for seq in sorted(changed))
     if not removed_live:
         return Step(updated, None, written=written)
-    remove = [i for i, e in enumerate(ledger.log.events) if _live_hit(e, hit)]
-    log = ledger.log.edited(remove=remove, add=promoted)
+    remove = [e.delivery.event for e in hit if e.status is EntryStatus.LIVE]
+    log = ledger.log.at(as_of).changed(remove=remove, add=promoted)
     return _adopt(updated, log, None, ledger.updated_by_event_id, as_of=as_of, now=now,
                   written=written)  # fmt: skip
 
 
 def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta | None) -> Step:
-    """Dead-letter events pending for longer than `grace` (None: all of them — end of input)."""
+    """Dead-letter events pending for longer than `grace` (None: all of them — end of input).
+
+    An event waiting for an automatic renewal (SPEC §9.4) has no clock yet: it is never due.
+    """
     since = {clock.action_id: clock.since for clock in ledger.pending_since}
     due: list[PendingEvent] = [
         p
@@ -214,8 +232,7 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
     changed = {live[a].seq: replace(live[a], status=EntryStatus.DEAD)
                for a in due_ids if a in live}  # fmt: skip
     entries = tuple(changed.get(e.seq, e) for e in ledger.entries)
-    remove = [i for i, e in enumerate(ledger.log.events) if e.action_id in due_ids]
-    log = ledger.log.edited(remove=remove)
+    log = ledger.log.at(as_of).without_actions(due_ids)
     updated = replace(ledger, entries=entries)
     step = _adopt(updated, log, Outcome.DEAD_LETTERED, ledger.updated_by_event_id,
                   as_of=as_of, now=now,
@@ -223,33 +240,61 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
     return replace(step, dead_letters=letters)
 
 
-def refresh(ledger: AssetLedger, *, as_of: date) -> Step:
-    """The clock moved: publish only if status or current fields changed (a boundary passed)."""
-    head = head_at(ledger.fold, as_of)
+def refresh(ledger: AssetLedger, *, as_of: date, now: datetime | None = None) -> Step:
+    """The clock moved: fold as of the new date and publish if the snapshot changed.
+
+    The fold changes when an automatic renewal became due or a waiting event reached its
+    date (SPEC §9.4); otherwise only status and current fields can (a boundary passed).
+    `now` starts the grace of events that stopped waiting.
+    """
+    log = ledger.log.at(as_of)
+    if log is not ledger.log and not _same_content(ledger.fold, log.state):
+        return _adopt(ledger, log, None, ledger.updated_by_event_id, as_of=as_of, now=now)
+    moved = replace(ledger, log=log) if log is not ledger.log else ledger
+    head = head_at(log.state, as_of)
     if head is None or (ledger.published is not None and ledger.published.fields() == head):
-        return Step(ledger, None)
-    return _adopt(ledger, ledger.log, None, ledger.updated_by_event_id, as_of=as_of, now=None)
+        return Step(moved, None)
+    return _adopt(moved, log, None, ledger.updated_by_event_id, as_of=as_of, now=now)
 
 
 def current_transfers(ledger: AssetLedger) -> tuple[TransferReceived, ...]:
-    """What every target of this asset's applied transfers must hold now (for re-sending)."""
+    """What every target of this asset's transfers and swaps must hold now (for re-sending)."""
     terms = ledger.fold.terms
     if terms is None:
         return ()
     return tuple(
-        _transfer_in(ledger.asset_id, terms, out.event, out.periods, ledger.version)
+        _transfer_in(ledger.asset_id, terms, out, ledger.version)
         for out in ledger.fold.transfers_out
     )
 
 
+def current_refusals(ledger: AssetLedger) -> tuple[TargetRefusal, ...]:
+    """What this asset, as a target, reports on every transfer it holds (for re-sending)."""
+    refused = _refused_here(ledger, ledger.fold)
+    reports = []
+    for entry in ledger.entries:
+        event = entry.delivery.event
+        live = entry.status is EntryStatus.LIVE
+        if live and isinstance(event, TransferReceived) and not event.withdrawn:
+            reports.append(_report(ledger, event, event.action_id in refused, ledger.version))
+    return tuple(reports)
+
+
 def next_boundary(ledger: AssetLedger) -> date | None:
-    """The first date after the last publication on which status or current fields may change."""
-    terms, published = ledger.fold.terms, ledger.published
+    """The first date after the last publication on which the published view may change.
+
+    Status and current fields change at period boundaries and the lifecycle end; the fold
+    itself at the lifecycle end of an auto-renewing asset (the renewal is applied then) and
+    on the date of an event waiting for it (its grace starts then) (SPEC §4.5, §9.4).
+    """
+    fold, published = ledger.fold, ledger.published
+    terms = fold.terms
     if terms is None or published is None:
         return None
     after = published.as_of
-    periods = ledger.fold.periods
-    candidates = [terms.lifecycle_start, ledger.fold.lifecycle_end]
+    periods = fold.periods
+    candidates = [terms.lifecycle_start, fold.lifecycle_end, fold.next_renewal]
+    candidates += [p.effective_date for p in fold.pending if p.waiting]
     # Periods tile in order: the first one ending after `after` holds the next change, at
     # its start if it lies ahead, else at its end.
     index = bisect.bisect_right(periods, after, key=lambda p: p.end)
@@ -276,17 +321,20 @@ def _is_revoked(ledger: AssetLedger, event_id: str, fingerprint: str) -> bool:
     return index < len(ledger.revoked) and ledger.revoked[index] == (event_id, fingerprint)
 
 
-def _live_hit(event: object, hit: list[Entry]) -> bool:
-    return any(e.status is EntryStatus.LIVE and e.delivery.event is event for e in hit)
-
-
-def _is_applied(log: FoldLog, action_id: str) -> bool:
-    actions = log.state.actions
-    if actions and actions[-1].action_id == action_id:
-        return True  # the usual case: the event just applied sorts last
-    return all(p.action_id != action_id for p in log.state.pending) and any(
-        a.action_id == action_id for a in actions
-    )
+def _outcome(log: FoldLog, event: AssetEvent) -> Outcome:
+    """Where an event that joined the set ended: applied, voided (§9.3) or pending."""
+    state = log.state
+    if isinstance(event, EventVoided):
+        applied = any(v.voided_by == event.event_id for v in state.voided)
+        return Outcome.APPLIED if applied else Outcome.PENDING
+    if isinstance(event, TargetRefusal):  # pragma: no cover - reports take another path
+        return Outcome.APPLIED
+    if state.actions and state.actions[-1].action_id == event.action_id:
+        return Outcome.APPLIED  # the usual case: the event just applied sorts last
+    if can_be_voided(event) and event.event_id in log.ruling.voided_ids:
+        return Outcome.VOIDED
+    pending = any(p.action_id == event.action_id for p in state.pending)
+    return Outcome.PENDING if pending else Outcome.APPLIED
 
 
 def _add_entry(
@@ -298,43 +346,68 @@ def _add_entry(
     return (*ledger.entries[:index], entry, *ledger.entries[index:]), entry
 
 
-def _receive_transfer(
+def _revision(event: TransferReceived | TargetRefusal) -> int:
+    return event.source_revision if isinstance(event, TransferReceived) else event.revision
+
+
+def _receive_revision(
     ledger: AssetLedger, delivery: Delivery, *, as_of: date, now: datetime
 ) -> Step:
-    """The target side follows its source: a newer revision replaces the older one."""
+    """Derived events follow their sender: a newer revision replaces the older one.
+
+    A transfer target's creation follows its source's fold; a source keeps its target's
+    latest report on whether it could be created (SPEC §9.5).
+    """
     event = delivery.event
-    if not isinstance(event, TransferReceived):  # pragma: no cover - dispatch guarantees it
-        raise TypeError(event)
+    if not isinstance(event, TransferReceived | TargetRefusal):  # pragma: no cover
+        raise DomainError(f"not a derived event: {type(event).__name__}")
     current = next((e for e in ledger.entries_for(event.action_id)
                     if e.status is EntryStatus.LIVE), None)  # fmt: skip
     if current is not None:
         old = current.delivery.event
-        if isinstance(old, TransferReceived) and old.source_revision >= event.source_revision:
-            return _duplicate(ledger)
-    elif event.withdrawn:
+        if isinstance(old, TransferReceived | TargetRefusal) and _revision(old) >= _revision(event):
+            return _duplicate(ledger) if isinstance(event, TransferReceived) else Step(ledger, None)
+    elif isinstance(event, TransferReceived) and event.withdrawn:
         return _duplicate(ledger)  # withdrawing something never received: nothing to do
+    elif isinstance(event, TargetRefusal) and not event.refused:
+        return Step(ledger, None)  # accepted, and never refused here: nothing to do
     # A withdrawal stays as the entry (the fold ignores it) so that its revision keeps
     # older, replayed revisions from bringing the units back. A revision keeps its entry's
     # sequence number: the store rewrites that one row.
+    log = ledger.log.at(as_of)
     if current is None:
         entries, entry = _add_entry(ledger, delivery, EntryStatus.LIVE)
         updated = replace(ledger, entries=entries, next_seq=ledger.next_seq + 1)
-        log = ledger.log.adding(event)
+        log = log.adding(event)
     else:
         entry = replace(current, delivery=delivery)
         entries = tuple(entry if e.seq == entry.seq else e for e in ledger.entries)
         updated = replace(ledger, entries=entries)
-        index = ledger.log.index_of(event.action_id, _key_of(current))
-        remove = () if index is None else (index,)
-        log = ledger.log.edited(remove=remove, add=(event,))
-    applied = _is_applied(log, event.action_id)
-    outcome = Outcome.APPLIED if applied or event.withdrawn else Outcome.PENDING
+        log = log.changed(remove=(current.delivery.event,), add=(event,))
+    if isinstance(event, TargetRefusal):
+        if _same_content(ledger.fold, log.state):
+            return Step(replace(updated, log=log), None, written=(entry,))
+        return _adopt(updated, log, None, ledger.updated_by_event_id, as_of=as_of, now=now,
+                      written=(entry,))  # fmt: skip
+    outcome = Outcome.APPLIED if event.withdrawn else _outcome(log, event)
     return _adopt(updated, log, outcome, event.event_id, as_of=as_of, now=now,
                   written=(entry,))  # fmt: skip
 
 
-def _key_of(entry: Entry) -> SortKey:
-    return sort_key(entry.delivery.event)
+def _same_content(a: FoldState, b: FoldState) -> bool:
+    """Do two folds publish the same snapshot (as_of-dependent fields aside)?"""
+    return a is b or (
+        a.terms == b.terms
+        and a.lifecycle_end == b.lifecycle_end
+        and a.ended_by == b.ended_by
+        and a.next_renewal == b.next_renewal
+        and a.rounded_total == b.rounded_total
+        and a.periods == b.periods
+        and a.actions == b.actions
+        and a.pending == b.pending
+        and a.voided == b.voided
+        and a.transfers_out == b.transfers_out
+    )
 
 
 def _adopt(
@@ -347,7 +420,8 @@ def _adopt(
     now: datetime | None,
     written: tuple[Entry, ...] = (),
 ) -> Step:
-    """Adopt a new fold: pending clocks, version, publication and transfers to the targets."""
+    """Adopt a new fold: pending clocks, version, publication, the targets' revisions and,
+    as a target, reports to the sources."""
     new_fold = log.state
     pending_since = ledger.pending_since
     if now is not None:
@@ -363,6 +437,7 @@ def _adopt(
         version += 1  # the asset vanished: that is a content change too
         published = None
     transfers = _transfer_changes(ledger.asset_id, ledger.fold, new_fold, version)
+    refusals = _refusal_changes(ledger, ledger.fold, new_fold, version)
     updated = replace(
         ledger,
         log=log,
@@ -372,7 +447,7 @@ def _adopt(
         updated_by_event_id=updated_by if head is not None else ledger.updated_by_event_id,
     )
     return Step(updated, outcome, publish=head is not None, transfers=transfers,
-                retracted=retracted, written=written)  # fmt: skip
+                retracted=retracted, written=written, refusals=refusals)  # fmt: skip
 
 
 def _pending_clocks(
@@ -380,7 +455,9 @@ def _pending_clocks(
 ) -> tuple[PendingClock, ...]:
     """Keep each still-pending event's start time; start a clock for newly pending ones.
 
-    Derived transfer targets are not input messages: they wait for their source, never expire.
+    Derived events (a transfer target's creation) are not input messages: they wait for
+    their source and never expire. An event waiting for an automatic renewal (SPEC §9.4)
+    has no clock: its grace starts when it stops waiting.
     """
     if not new_fold.pending:
         return ()
@@ -388,7 +465,7 @@ def _pending_clocks(
     return tuple(
         PendingClock(p.action_id, old.get(p.action_id, now))
         for p in new_fold.pending
-        if not _is_derived(ledger, p.action_id)
+        if not p.waiting and not _is_derived(ledger, p.action_id)
     )
 
 
@@ -414,45 +491,83 @@ def _transfer_changes(
         if previous is None or not _same_target(old.terms, previous, new.terms, out):
             terms = new.terms
             if terms is not None:
-                changes.append(_transfer_in(asset_id, terms, out.event, out.periods, revision))
+                changes.append(_transfer_in(asset_id, terms, out, revision))
     terms = new.terms or old.terms
     if terms is not None:
         for event_id, out in before.items():
             if event_id not in after:
-                changes.append(_transfer_in(asset_id, terms, out.event, (), revision))
+                changes.append(_transfer_in(asset_id, terms, replace(out, periods=()), revision))
     return tuple(changes)
 
 
 def _same_target(
     old_terms: AssetTerms | None, old: TransferOut, new_terms: AssetTerms | None, new: TransferOut
 ) -> bool:
+    """Whether a target holds the same either way (a refusal alone changes nothing there)."""
     return old.event == new.event and old.periods == new.periods and old_terms == new_terms
 
 
 def _transfer_in(
-    source_asset_id: str,
-    terms: AssetTerms,
-    event: AssetTransferred,
-    periods: tuple[Period, ...],
-    revision: int,
+    source_asset_id: str, terms: AssetTerms, out: TransferOut, revision: int
 ) -> TransferReceived:
+    event = out.event
     return TransferReceived(
         event_id=event.event_id,
         asset_id=event.target_asset_id,
         source_asset_id=source_asset_id,
         time=event.time,
         effective_date=event.effective_date,
-        account_id=event.target_account_id,
-        currency=terms.currency,
-        product_code=terms.product_code,
-        product_name=terms.product_name,
-        price_term_months=terms.price_term_months,
-        renewal_term_months=terms.renewal_term_months,
-        billing_anchor=terms.billing_anchor,
-        periods=periods,
+        terms=target_terms(terms, event),
+        periods=out.periods,
         source_revision=revision,
         order_id=event.order_id,
+        kind=event.movement,
     )
+
+
+def _refused_here(ledger: AssetLedger, fold: FoldState) -> set[str]:
+    """Action ids of the transfers this asset holds whose creation is refused (§9.5)."""
+    return {
+        p.action_id
+        for p in fold.pending
+        if p.reason_code is ReasonCode.ASSET_ALREADY_EXISTS and _is_transfer_in(ledger, p.action_id)
+    }
+
+
+def _is_transfer_in(ledger: AssetLedger, action_id: str) -> bool:
+    return any(
+        isinstance(e.delivery.event, TransferReceived) for e in ledger.entries_for(action_id)
+    )
+
+
+def _refusal_changes(
+    ledger: AssetLedger, old: FoldState, new: FoldState, revision: int
+) -> tuple[TargetRefusal, ...]:
+    """As a target: tell each source whose transfer's creation became refused or accepted."""
+    if old.pending == new.pending:
+        return ()
+    before, after = _refused_here(ledger, old), _refused_here(ledger, new)
+    reports = []
+    for action_id in sorted(before ^ after):
+        entry = next((e for e in ledger.entries_for(action_id)
+                      if e.status is EntryStatus.LIVE), None)  # fmt: skip
+        event = entry.delivery.event if entry is not None else None
+        if isinstance(event, TransferReceived) and not event.withdrawn:
+            reports.append(_report(ledger, event, action_id in after, revision))
+    return tuple(reports)
+
+
+def _report(
+    ledger: AssetLedger, event: TransferReceived, refused: bool, revision: int
+) -> TargetRefusal:
+    reason = (
+        f"asset {ledger.asset_id} already exists (created by another event)"
+        if refused
+        else f"asset {ledger.asset_id} was created by this {event.kind.value}"
+    )
+    return TargetRefusal(event_id=event.event_id, asset_id=event.source_asset_id,
+                         target_asset_id=ledger.asset_id, refused=refused, revision=revision,
+                         reason=reason)  # fmt: skip
 
 
 __all__ = [
@@ -461,6 +576,7 @@ __all__ = [
     "EntryStatus",
     "PendingClock",
     "PublishedHead",
+    "current_refusals",
     "current_transfers",
     "expire",
     "new_ledger",

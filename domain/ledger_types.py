@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from domain.events import AssetEvent, TransferReceived
+from domain.events import AssetEvent, TargetRefusal, TransferReceived
 from domain.reasons import ReasonCode
 
 if TYPE_CHECKING:  # the ledger imports these types; Step only refers back to it
@@ -45,7 +45,7 @@ class Delivery:
 
     event: AssetEvent
     fingerprint: str  # digest of the whole input message's content (duplicate vs conflict)
-    source: Source | None  # None for a TransferReceived (derived, not an input message)
+    source: Source | None  # None for a derived event (a target's revision, a target's report)
     received_at: datetime  # wall clock (UTC) when it reached the asset
 
 
@@ -69,6 +69,7 @@ class Outcome(StrEnum):
     """
 
     APPLIED = "applied"
+    VOIDED = "voided"  # it arrived after a void of it: listed in `voided_events` (SPEC §9.3)
     DUPLICATE = "duplicate"
     PENDING = "pending"
     DEAD_LETTERED = "dead_lettered"
@@ -101,9 +102,11 @@ class Step:
 
     `publish`: the snapshot must be (re)published — its content changed, or a duplicate
     asks for the current one again. `retracted`: the asset no longer exists (a transfer
-    target whose transfer stopped applying): publish a tombstone for its key. `transfers`
-    go to the target assets (keyed by `event.asset_id`). `written`: the entries that are
-    new or changed, for a store that keeps one row per entry.
+    target whose transfer stopped applying, a voided creation): publish a tombstone. `transfers`
+    go to the target assets (keyed by `event.asset_id`); `refusals` go back to the sources
+    of transfers this asset (a target) refused or accepted (keyed by `asset_id`, the
+    source). `written`: the entries that are new or changed, for a store that keeps one
+    row per entry.
     """
 
     ledger: AssetLedger
@@ -113,3 +116,4 @@ class Step:
     transfers: tuple[TransferReceived, ...] = ()
     retracted: bool = False
     written: tuple[Entry, ...] = ()
+    refusals: tuple[TargetRefusal, ...] = ()

@@ -1,12 +1,15 @@
 """Exact money: ISO 4217 minor units, half-up rounding, published formatting (SPEC §4.3).
 
-Amounts are `Fraction`s inside the engine; they are rounded only here, when
-published. One rounding rule (half-up, i.e. ties away from zero, as
-`decimal.ROUND_HALF_UP`) and it is applied explicitly, never via a context.
+Amounts are exact inside the engine — a `Money` (amount and currency) where a
+value leaves the fold, plain `Fraction`s in its inner arithmetic — and are
+rounded only here, when published. One rounding rule (half-up, i.e. ties away
+from zero, as `decimal.ROUND_HALF_UP`) applied explicitly, never via a
+context, and one formatting function, `format_money`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
@@ -48,17 +51,6 @@ def minor_unit_digits(currency: str) -> int:
         raise DomainError(f"unknown ISO 4217 currency {currency!r}") from None
 
 
-def exact(value: Decimal | int | str | Fraction) -> Fraction:
-    """An exact Fraction from a Decimal, int or decimal string; floats are refused."""
-    if isinstance(value, float):
-        raise FloatRefusedError(f"refusing float {value!r}: money and quantities must be exact")
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, str):
-        return Fraction(Decimal(value))
-    return Fraction(value)
-
-
 def round_half_up(value: Fraction, digits: int) -> Fraction:
     """Round to `digits` decimal places, ties away from zero (ROUND_HALF_UP).
 
@@ -73,10 +65,6 @@ def round_half_up(value: Fraction, digits: int) -> Fraction:
     return Fraction(-units if numerator < 0 else units, scale)
 
 
-def round_money(value: Fraction, currency: str) -> Fraction:
-    return round_half_up(value, minor_unit_digits(currency))
-
-
 def _fixed(value: Fraction, digits: int) -> str:
     """Exact decimal text of a value that has at most `digits` decimal places."""
     scale = 10**digits
@@ -89,15 +77,78 @@ def _fixed(value: Fraction, digits: int) -> str:
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 
-def format_money(value: Fraction, currency: str) -> str:
-    """Published money: rounded half-up, exactly the minor unit's digits ("20.83", JPY "25000")."""
-    digits = minor_unit_digits(currency)
-    return _fixed(round_half_up(value, digits), digits)
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one ISO 4217 currency; floats are refused (django-hordak's rule).
+
+    Arithmetic keeps the currency and refuses to mix two; `rounded` rounds half-up to the
+    minor unit. Build from wire decimals with `Money.of`.
+    """
+
+    amount: Fraction
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, float):
+            raise FloatRefusedError(
+                f"refusing float {self.amount!r}: money must be exact (a Fraction)"
+            )
+        if not isinstance(self.amount, Fraction):
+            raise DomainError(f"money amount {self.amount!r} is not a Fraction; use Money.of")
+        minor_unit_digits(self.currency)  # an unknown currency is a bug upstream
+
+    @classmethod
+    def of(cls, value: Decimal | int | str | Fraction, currency: str) -> Money:
+        return cls(exact(value), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(ZERO, currency)
+
+    def rounded(self) -> Money:
+        """Half-up (ties away from zero) to the currency's minor unit (SPEC §4.3)."""
+        return Money(round_half_up(self.amount, minor_unit_digits(self.currency)), self.currency)
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._same(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._same(other).amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def _same(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise DomainError(f"cannot mix {self.currency} and {other.currency}")
+        return other
+
+
+def exact(value: Decimal | int | str | Fraction) -> Fraction:
+    """An exact Fraction from a Decimal, int or decimal string; floats are refused."""
+    if isinstance(value, float):
+        raise FloatRefusedError(f"refusing float {value!r}: money and quantities must be exact")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, str):
+        return Fraction(Decimal(value))
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise DomainError(f"{value!r} is not an exact number")
+    return Fraction(value)
+
+
+def format_money(money: Money) -> str:
+    """The one published form of money: rounded half-up, exactly the minor unit's digits.
+
+    ("20.83", "1200.00", JPY "25000"); an amount that is already rounded is written as is.
+    """
+    digits = minor_unit_digits(money.currency)
+    return _fixed(round_half_up(money.amount, digits), digits)
 
 
 def format_rounded(value: Fraction, currency: str) -> str:
-    """Format a value that is already rounded to the currency's minor unit."""
-    return _fixed(value, minor_unit_digits(currency))
+    """`format_money(Money(value, currency))`, kept for callers outside the domain."""
+    return format_money(Money(value, currency))
 
 
 def format_quantity(value: Fraction) -> str:

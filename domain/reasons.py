@@ -14,5 +14,7 @@ class ReasonCode(StrEnum):
     OUTSIDE_LIFECYCLE = "outside_lifecycle"
     INSUFFICIENT_QUANTITY = "insufficient_quantity"
     RENEWAL_NOT_CONTIGUOUS = "renewal_not_contiguous"
+    UNKNOWN_EVENT = "unknown_event"  # a void names an event this asset has not received (§9.3)
+    INVALID_VOID = "invalid_void"  # a void names another void (§9.3)
     # Added (never renamed): the worker failed on a message through no fault of the producer.
     INTERNAL_ERROR = "internal_error"

@@ -1,4 +1,4 @@
-"""Render a fold into the published snapshot (SPEC §4.3 publication, §4.5, §5)."""
+"""Render a fold into the published snapshot (SPEC §4.3 publication, §4.5, §5, §9)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,49 @@ from datetime import date
 from fractions import Fraction
 
 from domain.events import Period
-from domain.money import ZERO, format_quantity, format_rounded, round_money
-from domain.snapshot_types import ActionView, AssetSnapshot, PendingView, PeriodView, Status
+from domain.money import (
+    ZERO,
+    Money,
+    format_money,
+    format_quantity,
+    minor_unit_digits,
+    round_half_up,
+)
+from domain.snapshot_types import (
+    ActionView,
+    AssetSnapshot,
+    PendingView,
+    PeriodView,
+    Status,
+    VoidedView,
+)
 from domain.state import (
     AppliedAction,
     AssetTerms,
     EndedBy,
     FoldState,
     PendingEvent,
+    VoidedEvent,
     period_amount,
     period_at,
     rounded_mrr,
 )
 
+_ENDED_STATUS = {
+    EndedBy.CANCELLATION: Status.CANCELLED,
+    EndedBy.TRANSFER: Status.TRANSFERRED,
+    EndedBy.SWAP: Status.REPLACED,
+}
+
 
 def status_at(fold: FoldState, terms: AssetTerms, as_of: date) -> Status:
-    """scheduled before start, active inside, then expired / cancelled / transferred."""
+    """scheduled before start, active inside, then what ended it (SPEC §4.5, §9.2)."""
     end = fold.lifecycle_end
     if as_of < terms.lifecycle_start:
         return Status.SCHEDULED
     if end is not None and as_of < end:
         return Status.ACTIVE
-    if fold.ended_by is EndedBy.CANCELLATION:
-        return Status.CANCELLED
-    if fold.ended_by is EndedBy.TRANSFER:
-        return Status.TRANSFERRED
-    return Status.EXPIRED
+    return Status.EXPIRED if fold.ended_by is None else _ENDED_STATUS[fold.ended_by]
 
 
 def head_at(fold: FoldState, as_of: date) -> tuple[str, str, str] | None:
@@ -44,7 +61,7 @@ def head_at(fold: FoldState, as_of: date) -> tuple[str, str, str] | None:
     return (
         status_at(fold, terms, as_of).value,
         format_quantity(quantity),
-        format_rounded(rounded_mrr(current, terms), terms.currency),
+        format_money(rounded_mrr(current, terms)),
     )
 
 
@@ -58,13 +75,13 @@ def period_view(
     the rounded total exactly. Returns the view and the two sums after this period.
     """
     running += period_amount(period, terms)
-    rounded_running = round_money(running, terms.currency)
+    rounded_running = round_half_up(running, minor_unit_digits(terms.currency))
     view = PeriodView(
         start_date=period.start,
         end_date=period.end,
         quantity=format_quantity(period.quantity),
-        mrr=format_rounded(rounded_mrr(period, terms), terms.currency),
-        amount=format_rounded(rounded_running - published, terms.currency),
+        mrr=format_money(rounded_mrr(period, terms)),
+        amount=format_money(Money(rounded_running - published, terms.currency)),
     )
     return view, running, rounded_running
 
@@ -78,7 +95,7 @@ def _period_views(fold: FoldState, terms: AssetTerms) -> tuple[PeriodView, ...]:
     return tuple(views)
 
 
-def action_view(action: AppliedAction, currency: str) -> ActionView:
+def action_view(action: AppliedAction) -> ActionView:
     return ActionView(
         action_id=action.action_id,
         event_id=action.event_id,
@@ -87,9 +104,10 @@ def action_view(action: AppliedAction, currency: str) -> ActionView:
         effective_date=action.effective_date,
         action_time=action.action_time,
         quantity_change=format_quantity(action.quantity_change),
-        mrr_change=format_rounded(action.mrr_change, currency),
-        amount_change=format_rounded(action.amount_change, currency),
+        mrr_change=format_money(action.mrr_change),
+        amount_change=format_money(action.amount_change),
         order_id=action.order_id,
+        related_asset_id=action.related_asset_id,
     )
 
 
@@ -101,7 +119,12 @@ def pending_view(pending: PendingEvent) -> PendingView:
         effective_date=pending.effective_date,
         reason_code=pending.reason_code.value,
         reason=pending.reason,
+        waiting=pending.waiting,
     )
+
+
+def voided_view(voided: VoidedEvent) -> VoidedView:
+    return VoidedView(event_id=voided.event_id, voided_by=voided.voided_by, reason=voided.reason)
 
 
 def render(
@@ -116,7 +139,8 @@ def render(
     """The snapshot of an asset, or None when no creation exists for it yet.
 
     `rows=False` leaves periods, actions and pending events empty: for a renderer that
-    keeps those rows' encodings from one snapshot to the next.
+    keeps those rows' encodings from one snapshot to the next (voided events, few and
+    small, are always rendered).
     """
     terms = fold.terms
     head = head_at(fold, as_of)
@@ -124,7 +148,7 @@ def render(
         return None
     status, current_quantity, current_mrr = head
     currency = terms.currency
-    actions = tuple(action_view(a, currency) for a in fold.actions) if rows else ()
+    actions = tuple(action_view(a) for a in fold.actions) if rows else ()
     pending = tuple(pending_view(p) for p in fold.pending) if rows else ()
     return AssetSnapshot(
         asset_id=asset_id,
@@ -142,9 +166,14 @@ def render(
         current_mrr=current_mrr,
         lifecycle_start_date=terms.lifecycle_start,
         lifecycle_end_date=fold.lifecycle_end or terms.lifecycle_start,
-        total_lifecycle_amount=format_rounded(fold.rounded_total, currency),
+        total_lifecycle_amount=format_money(Money(fold.rounded_total, currency)),
         state_periods=_period_views(fold, terms) if rows else (),
         actions=actions,
         pending_events=pending,
         updated_by_event_id=updated_by_event_id,
+        auto_renew=terms.auto_renew,
+        renewal_uplift_percent=format_quantity(terms.renewal_uplift_percent),
+        next_renewal_date=fold.next_renewal,
+        ended_by=fold.ended_by.value if fold.ended_by else None,
+        voided_events=tuple(voided_view(v) for v in fold.voided),
     )

@@ -1,4 +1,4 @@
-"""The published view of an asset (SPEC §5), already rounded and formatted.
+"""The published view of an asset (SPEC §5, §9), already rounded and formatted.
 
 Money is a string with exactly the currency's minor-unit digits ("20.83",
 JPY "25000"); quantities are strings without trailing zeros ("5", "2.5").
@@ -18,6 +18,7 @@ class Status(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     TRANSFERRED = "transferred"
+    REPLACED = "replaced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class PeriodView:
 @dataclass(frozen=True, slots=True)
 class ActionView:
     action_id: str
-    event_id: str
+    event_id: str | None  # None for an automatic renewal
     category: str
     subtype: str | None
     effective_date: date
@@ -41,6 +42,7 @@ class ActionView:
     mrr_change: str
     amount_change: str
     order_id: str | None
+    related_asset_id: str | None = None  # the other side of a transfer or swap
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,17 @@ class PendingView:
     event_id: str
     action_id: str
     event_type: str
-    effective_date: date
+    effective_date: date | None  # None for a void
     reason_code: str
     reason: str
+    waiting: bool = False  # waits for an automatic renewal; its grace has not started
+
+
+@dataclass(frozen=True, slots=True)
+class VoidedView:
+    event_id: str
+    voided_by: str
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +85,8 @@ class AssetSnapshot:
     actions: tuple[ActionView, ...]
     pending_events: tuple[PendingView, ...]
     updated_by_event_id: str | None
+    auto_renew: bool = False
+    renewal_uplift_percent: str = "0"
+    next_renewal_date: date | None = None
+    ended_by: str | None = None  # cancellation, transfer, swap, or None (the term ran out)
+    voided_events: tuple[VoidedView, ...] = ()

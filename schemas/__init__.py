@@ -7,6 +7,7 @@ producer may add fields before we read them). `schemas` maps the wire to
 Modules: `envelope` (CloudEvents attributes), `events` (one `data` model per
 type), `types` (exact decimals, strict dates and times), `decode` (bytes →
 `Decoded` | `Rejection`), `outputs` (snapshot and dead-letter records),
-`state_codec` (the ledger's JSON in Faust tables), `export` (`python -m
-schemas.export` writes `schemas/json/`).
+`snapshot_render` (the snapshot's JSON, re-encoding only changed rows), `export`
+(`python -m schemas.export` writes `schemas/json/`). The tables' rows are encoded
+by `streams.records`.
 """

@@ -35,8 +35,12 @@ from domain.events import (
     AssetCreated,
     AssetEvent,
     AssetRenewed,
+    AssetRepriced,
+    AssetSwapped,
     AssetTransferred,
     Category,
+    EventVoided,
+    Movement,
     QuantityChanged,
 )
 from domain.reasons import ReasonCode
@@ -47,8 +51,11 @@ from schemas.events import (
     InputEvent,
     OrderFulfilled,
     Renewed,
+    Repriced,
+    Swapped,
     Transferred,
 )
+from schemas.events import EventVoided as EventVoidedEvent
 from schemas.events import QuantityChanged as QuantityChangedEvent
 from schemas.types import MAX_SIGNIFICANT_DIGITS, format_decimal
 
@@ -211,7 +218,8 @@ def decode(raw: bytes) -> Decoded | Rejection:
         return Rejection(ReasonCode.UNKNOWN_TYPE, f"type {kind!r} is not one of: {known}", event_id)
     # Step 3
     try:
-        model = model_type.model_validate(document)
+        # The context lets a rule compare `data` with the envelope (a void's own id).
+        model = model_type.model_validate(document, context={"event_id": event_id})
     except ValidationError as exc:
         return Rejection(ReasonCode.SCHEMA_VIOLATION, describe(exc), event_id)
     typed: InputEvent = model  # type: ignore[assignment]
@@ -241,11 +249,24 @@ def _path(location: tuple[int | str, ...]) -> str:
     return text
 
 
+# Order-line fields added after the first release (SPEC §9.4), left out of the digest when
+# they hold their default, so a message seen before they existed keeps its digest and its
+# redelivery stays a duplicate, not a conflict.
+_LATER_LINE_DEFAULTS: dict[str, tuple[object, ...]] = {
+    "auto_renew": (False,),
+    "renewal_uplift_percent": (None, "0"),
+}
+
+
 def fingerprint(model: Envelope) -> str:
     """Digest of the event's content: equal for "5", 5 and "5.0"; key order and spacing ignored."""
-    canonical = json.dumps(
-        model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    content = model.model_dump(mode="json")
+    if isinstance(model, OrderFulfilled):
+        for line in content["data"]["lines"]:
+            for name, defaults in _LATER_LINE_DEFAULTS.items():
+                if line.get(name) in defaults:
+                    line.pop(name, None)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -287,6 +308,8 @@ def to_domain(model: InputEvent) -> tuple[AssetEvent, ...]:
                 end_date=line.end_date,
                 renewal_term_months=line.renewal_term_months,
                 category=Category(line.category),
+                auto_renew=line.auto_renew,
+                renewal_uplift_percent=_optional(line.renewal_uplift_percent) or Fraction(0),
             )
             for line in order.lines
         )
@@ -318,6 +341,31 @@ def to_domain(model: InputEvent) -> tuple[AssetEvent, ...]:
                 t.target_account_id, target, t.order_id,
             ),
         )  # fmt: skip
+    if isinstance(model, Repriced):
+        p = model.data
+        return (
+            AssetRepriced(
+                model.id, p.asset_id, model.time, p.effective_date, _optional(p.unit_price),
+                _optional(p.uplift_percent), p.order_id,
+            ),
+        )  # fmt: skip
+    if isinstance(model, Swapped):
+        w = model.data
+        return (
+            AssetSwapped(
+                event_id=model.id, asset_id=w.asset_id, time=model.time,
+                effective_date=w.effective_date, quantity=_fraction(w.quantity),
+                kind=Movement(w.kind), product_code=w.product_code,
+                product_name=w.product_name or w.product_code, unit_price=_fraction(w.unit_price),
+                target_asset_id=w.target_asset_id or f"{w.asset_id}/{w.kind}/{model.id}",
+                order_id=w.order_id,
+            ),
+        )  # fmt: skip
+    if isinstance(model, EventVoidedEvent):
+        v = model.data
+        return (
+            EventVoided(model.id, v.asset_id, model.time, v.voided_event_id, v.reason, v.order_id),
+        )
     raise TypeError(f"unhandled event model {type(model).__name__}")  # pragma: no cover
 
 

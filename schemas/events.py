@@ -1,10 +1,12 @@
-"""Input events (SPEC §3): one `data` model per event type, each in its CloudEvents envelope.
+"""Input events (SPEC §3, §9): one `data` model per event type, each in its CloudEvents envelope.
 
 Unknown extra fields are ignored (forward compatibility; see `schemas.envelope`).
 Cross-field rules are field validators on the later field, so a rejection
 names that field's path (`data.lines[0].end_date: must be after start_date
 (2025-03-01)`); fields are validated in declaration order, so the earlier one
-is in `info.data` when it was valid itself.
+is in `info.data` when it was valid itself. A rule that needs the envelope (a
+void must not name its own id) reads it from the validation context
+(`schemas.decode` passes `{"event_id": id}`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from schemas.types import (
     NonEmptyStr,
     NonNegativeDecimal,
     PositiveDecimal,
+    Text,
     UpliftPercent,
+    WireBool,
     WireDate,
 )
 
@@ -51,8 +55,21 @@ class OrderLine(WireModel):
     end_date: WireDate
     renewal_term_months: Months | None = None
     category: Literal["initial_sale", "cross_sell"] = "initial_sale"
+    auto_renew: WireBool = Field(False, description="renews itself at each term's end (§9.4)")
+    renewal_uplift_percent: UpliftPercent | None = Field(
+        None, description="each automatic renewal's price × (1 + p/100); only with auto_renew"
+    )
 
     _end_after_start = field_validator("end_date")(_after_start)
+
+    @field_validator("renewal_uplift_percent")
+    @classmethod
+    def _only_when_auto_renewing(
+        cls, uplift: Decimal | None, info: ValidationInfo
+    ) -> Decimal | None:
+        if uplift is not None and info.data.get("auto_renew", True) is not True:
+            raise ValueError("only allowed with auto_renew: true")
+        return uplift
 
 
 class OrderFulfilledData(WireModel):
@@ -153,6 +170,70 @@ class TransferredData(WireModel):
         return target
 
 
+class RepricedData(WireModel):
+    """`data` of `asset.repriced` (SPEC §9.1): exactly one of `unit_price` and `uplift_percent`."""
+
+    asset_id: NonEmptyStr
+    effective_date: WireDate
+    unit_price: NonNegativeDecimal | None = Field(None, description="every tranche's new price")
+    uplift_percent: UpliftPercent | None = Field(
+        None, validate_default=True, description="every tranche's price × (1 + p/100)"
+    )
+    order_id: NonEmptyStr | None = None
+
+    @field_validator("uplift_percent")
+    @classmethod
+    def _exactly_one_pricing(cls, uplift: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if "unit_price" not in info.data:
+            return uplift  # unit_price itself was refused; that error says enough
+        price = info.data["unit_price"]
+        if (uplift is None) == (price is None):
+            given = "both were" if uplift is not None else "neither was"
+            raise ValueError(f"give exactly one of unit_price and uplift_percent ({given} given)")
+        return uplift
+
+
+class SwappedData(WireModel):
+    """`data` of `asset.swapped` (SPEC §9.2): `target_asset_id`, when given, differs from
+    `asset_id`; `unit_price` is per the source's price term."""
+
+    asset_id: NonEmptyStr
+    effective_date: WireDate
+    quantity: PositiveDecimal
+    kind: Literal["swap", "upgrade", "downgrade"]
+    product_code: NonEmptyStr
+    product_name: NonEmptyStr | None = Field(None, description="default: product_code")
+    unit_price: NonNegativeDecimal
+    target_asset_id: NonEmptyStr | None = Field(
+        None, description='default "{asset_id}/{kind}/{event id}"'
+    )
+    order_id: NonEmptyStr | None = None
+
+    @field_validator("target_asset_id")
+    @classmethod
+    def _distinct_target(cls, target: str | None, info: ValidationInfo) -> str | None:
+        if target is not None and target == info.data.get("asset_id"):
+            raise ValueError(f"must differ from asset_id ({target!r})")
+        return target
+
+
+class EventVoidedData(WireModel):
+    """`data` of `asset.event_voided` (SPEC §9.3): `voided_event_id` is not the void's own id."""
+
+    asset_id: NonEmptyStr
+    voided_event_id: NonEmptyStr
+    reason: Text | None = Field(None, description="why, for people (at most 500 characters)")
+    order_id: NonEmptyStr | None = None
+
+    @field_validator("voided_event_id")
+    @classmethod
+    def _not_itself(cls, voided: str, info: ValidationInfo) -> str:
+        own = (info.context or {}).get("event_id")
+        if voided == own:
+            raise ValueError(f"must differ from the void's own id ({own!r})")
+        return voided
+
+
 class OrderFulfilled(Envelope):
     """An `order.fulfilled` CloudEvent: topic `orders.fulfilled`, Kafka key `data.order_id`."""
 
@@ -188,7 +269,37 @@ class Transferred(Envelope):
     data: TransferredData
 
 
-InputEvent = OrderFulfilled | QuantityChanged | Renewed | Cancelled | Transferred
+class Repriced(Envelope):
+    """An `asset.repriced` CloudEvent: topic `assets.amendments`, Kafka key `data.asset_id`."""
+
+    type: Literal["asset.repriced"]
+    data: RepricedData
+
+
+class Swapped(Envelope):
+    """An `asset.swapped` CloudEvent: topic `assets.amendments`, Kafka key `data.asset_id`."""
+
+    type: Literal["asset.swapped"]
+    data: SwappedData
+
+
+class EventVoided(Envelope):
+    """An `asset.event_voided` CloudEvent: topic `assets.amendments`, key `data.asset_id`."""
+
+    type: Literal["asset.event_voided"]
+    data: EventVoidedData
+
+
+InputEvent = (
+    OrderFulfilled
+    | QuantityChanged
+    | Renewed
+    | Cancelled
+    | Transferred
+    | Repriced
+    | Swapped
+    | EventVoided
+)
 
 EVENT_MODELS: dict[str, type[Envelope]] = {
     "order.fulfilled": OrderFulfilled,
@@ -196,13 +307,13 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
     "asset.renewed": Renewed,
     "asset.cancelled": Cancelled,
     "asset.transferred": Transferred,
+    "asset.repriced": Repriced,
+    "asset.swapped": Swapped,
+    "asset.event_voided": EventVoided,
 }
 
 # SPEC §3: the topic each type is produced to (without the prefix).
 EVENT_TOPICS: dict[str, str] = {
-    "order.fulfilled": "orders.fulfilled",
-    "asset.quantity_changed": "assets.amendments",
-    "asset.renewed": "assets.amendments",
-    "asset.cancelled": "assets.amendments",
-    "asset.transferred": "assets.amendments",
+    event_type: "orders.fulfilled" if event_type == "order.fulfilled" else "assets.amendments"
+    for event_type in EVENT_MODELS
 }

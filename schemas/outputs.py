@@ -1,20 +1,30 @@
-"""Output records (SPEC §5, §4.6): the asset snapshot and the dead-letter record.
+"""Output records (SPEC §5, §4.6, §9): the asset snapshot and the dead-letter record.
 
 Money and quantities stay strings end to end (exact decimals, formatted by
-the domain); dates are ISO strings; times RFC 3339 with Z.
+the domain); dates are ISO strings; times RFC 3339 with Z. The snapshot's shape
+is declared here once: `AssetSnapshotModel` (the JSON Schema is exported from it,
+and the API documents it) and the mappers `snapshot_to_dict` / the incremental
+renderer's row functions, which a test holds to the model.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ledger_types import DeadLetter
 from domain.reasons import ReasonCode
-from domain.snapshot_types import ActionView, AssetSnapshot, PendingView, PeriodView, Status
+from domain.snapshot_types import (
+    ActionView,
+    AssetSnapshot,
+    PendingView,
+    PeriodView,
+    Status,
+    VoidedView,
+)
 
 # Wire formats of SPEC §4.3/§5, as JSON Schema patterns for consumers in other languages.
 DateText = Annotated[
@@ -39,9 +49,14 @@ QuantityText = Annotated[
 ]
 # Spelled out for the type checker; a test keeps them equal to domain's Category and Subtype.
 CategoryName = Literal[
-    "initial_sale", "cross_sell", "upsell", "downsell", "renewal", "cancellation", "transfer"
-]
-SubtypeName = Literal["transfer_from", "transfer_to"]
+    "initial_sale", "cross_sell", "upsell", "downsell", "renewal", "cancellation", "transfer",
+    "price_change", "swap", "upgrade", "downgrade",
+]  # fmt: skip
+SubtypeName = Literal[
+    "transfer_from", "transfer_to", "auto_renewal", "swap_out", "swap_in", "upgrade_from",
+    "upgrade_to", "downgrade_from", "downgrade_to",
+]  # fmt: skip
+EndedByName = Literal["cancellation", "transfer", "swap"]
 
 
 def _time(moment: datetime) -> str:
@@ -64,10 +79,11 @@ class PeriodRecord(_Output):
 
 
 class ActionRecord(_Output):
-    """One applied Asset Action; `event_id`/`order_id` trace it to its input message."""
+    """One applied Asset Action; `event_id`/`order_id` trace it to its input message (both null
+    for an automatic renewal); `related_asset_id` is the other side of a transfer or swap."""
 
     action_id: str
-    event_id: str
+    event_id: str | None
     category: CategoryName
     subtype: SubtypeName | None
     effective_date: DateText
@@ -76,17 +92,30 @@ class ActionRecord(_Output):
     mrr_change: MoneyText
     amount_change: MoneyText
     order_id: str | None
+    related_asset_id: str | None = None
 
 
 class PendingRecord(_Output):
-    """An event waiting for its precondition (SPEC §4.6), with the reason it waits."""
+    """An event waiting for its precondition (SPEC §4.6), with the reason it waits.
+
+    `effective_date` is null for a void; `waiting` (SPEC §9.4): an automatic renewal may
+    still make room for it, and its grace has not started."""
 
     event_id: str
     action_id: str
     type: str
-    effective_date: DateText
+    effective_date: DateText | None
     reason_code: ReasonCode
     reason: str
+    waiting: bool = Field(False, strict=True)
+
+
+class VoidedRecord(_Output):
+    """An applied void (SPEC §9.3): `event_id` taken out of the asset's events by `voided_by`."""
+
+    event_id: str
+    voided_by: str
+    reason: str | None
 
 
 class AssetSnapshotModel(_Output):
@@ -112,6 +141,20 @@ class AssetSnapshotModel(_Output):
     renewal_term_months: int | None = Field(ge=1)
     billing_anchor_date: DateText
     updated_by_event_id: str | None
+    # SPEC §9. Always written; defaults describe snapshots published before they existed.
+    auto_renew: bool = Field(False, strict=True)
+    renewal_uplift_percent: QuantityText = Field(
+        "0", description="each automatic renewal's price × (1 + p/100)"
+    )
+    next_renewal_date: DateText | None = Field(
+        None, description="the lifecycle end while an automatic renewal can still happen there"
+    )
+    ended_by: EndedByName | None = Field(
+        None, description="what ended the lifecycle before its term ran out, if anything did"
+    )
+    voided_events: list[VoidedRecord] = Field(
+        default_factory=list, description="applied voids, sorted by (event_id, voided_by)"
+    )
 
 
 class DeadLetterModel(_Output):
@@ -161,6 +204,7 @@ def action_record(a: ActionView) -> dict[str, Any]:
         "mrr_change": a.mrr_change,
         "amount_change": a.amount_change,
         "order_id": a.order_id,
+        "related_asset_id": a.related_asset_id,
     }
 
 
@@ -169,10 +213,15 @@ def pending_record(p: PendingView) -> dict[str, Any]:
         "event_id": p.event_id,
         "action_id": p.action_id,
         "type": p.event_type,
-        "effective_date": p.effective_date.isoformat(),
+        "effective_date": p.effective_date.isoformat() if p.effective_date else None,
         "reason_code": p.reason_code,
         "reason": p.reason,
+        "waiting": p.waiting,
     }
+
+
+def voided_record(v: VoidedView) -> dict[str, Any]:
+    return {"event_id": v.event_id, "voided_by": v.voided_by, "reason": v.reason}
 
 
 # The snapshot's list fields, last in the record: the incremental renderer
@@ -200,6 +249,13 @@ def snapshot_header(snapshot: AssetSnapshot) -> dict[str, Any]:
         "renewal_term_months": snapshot.renewal_term_months,
         "billing_anchor_date": snapshot.billing_anchor_date.isoformat(),
         "updated_by_event_id": snapshot.updated_by_event_id,
+        "auto_renew": snapshot.auto_renew,
+        "renewal_uplift_percent": snapshot.renewal_uplift_percent,
+        "next_renewal_date": (
+            snapshot.next_renewal_date.isoformat() if snapshot.next_renewal_date else None
+        ),
+        "ended_by": snapshot.ended_by,
+        "voided_events": [voided_record(v) for v in snapshot.voided_events],
     }
 
 
@@ -211,66 +267,6 @@ def snapshot_to_dict(snapshot: AssetSnapshot) -> dict[str, Any]:
         "actions": [action_record(a) for a in snapshot.actions],
         "pending_events": [pending_record(p) for p in snapshot.pending_events],
     }
-
-
-def snapshot_from_dict(record: dict[str, Any]) -> AssetSnapshot:
-    """Inverse of `snapshot_to_dict` (validated first), for readers of the topic."""
-    m = AssetSnapshotModel.model_validate(record)
-    return AssetSnapshot(
-        asset_id=m.asset_id,
-        account_id=m.account_id,
-        currency=m.currency,
-        product_code=m.product_code,
-        product_name=m.product_name,
-        price_term_months=m.price_term_months,
-        renewal_term_months=m.renewal_term_months,
-        billing_anchor_date=date.fromisoformat(m.billing_anchor_date),
-        version=m.version,
-        as_of=date.fromisoformat(m.as_of),
-        status=m.status,
-        current_quantity=m.current_quantity,
-        current_mrr=m.current_mrr,
-        lifecycle_start_date=date.fromisoformat(m.lifecycle_start_date),
-        lifecycle_end_date=date.fromisoformat(m.lifecycle_end_date),
-        total_lifecycle_amount=m.total_lifecycle_amount,
-        state_periods=tuple(
-            PeriodView(
-                date.fromisoformat(p.start_date),
-                date.fromisoformat(p.end_date),
-                p.quantity,
-                p.mrr,
-                p.amount,
-            )
-            for p in m.state_periods
-        ),
-        actions=tuple(
-            ActionView(
-                a.action_id,
-                a.event_id,
-                a.category,
-                a.subtype,
-                date.fromisoformat(a.effective_date),
-                datetime.fromisoformat(a.action_time.replace("Z", "+00:00")),
-                a.quantity_change,
-                a.mrr_change,
-                a.amount_change,
-                a.order_id,
-            )
-            for a in m.actions
-        ),
-        pending_events=tuple(
-            PendingView(
-                p.event_id,
-                p.action_id,
-                p.type,
-                date.fromisoformat(p.effective_date),
-                p.reason_code.value,
-                p.reason,
-            )
-            for p in m.pending_events
-        ),
-        updated_by_event_id=m.updated_by_event_id,
-    )
 
 
 def dead_letter_to_dict(letter: DeadLetter) -> dict[str, Any]:

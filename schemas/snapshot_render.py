@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from domain.events import Period
+from domain.events import AssetTerms, Period
 from domain.ledger import AssetLedger
 from domain.money import ZERO
 from domain.snapshot import action_view, pending_view, period_view, render
@@ -44,15 +44,14 @@ class _PeriodRow:
 class SnapshotRenderer:
     """Renders one asset's snapshots, keeping the encodings of unchanged rows."""
 
-    __slots__ = ("_action_bytes", "_actions", "_currency", "_period_rows", "_periods", "_terms")
+    __slots__ = ("_action_bytes", "_actions", "_period_rows", "_periods", "_terms")
 
     def __init__(self) -> None:
         self._actions: list[AppliedAction] = []
         self._action_bytes: list[bytes] = []
         self._periods: list[Period] = []
         self._period_rows: list[_PeriodRow] = []
-        self._terms: object = None
-        self._currency = ""
+        self._terms: AssetTerms | None = None
 
     def render(self, ledger: AssetLedger, *, limit: int | None = None) -> bytes | None:
         """The current snapshot as published (version and as_of of the last publication)."""
@@ -63,7 +62,7 @@ class SnapshotRenderer:
         if terms != self._terms:  # a different winning creation: nothing carries over
             self._actions, self._action_bytes = [], []
             self._periods, self._period_rows = [], []
-            self._terms, self._currency = terms, terms.currency
+            self._terms = terms
         snapshot = render(fold, asset_id=ledger.asset_id, version=ledger.version,
                           as_of=published.as_of, updated_by_event_id=ledger.updated_by_event_id,
                           rows=False)  # fmt: skip
@@ -84,11 +83,11 @@ class SnapshotRenderer:
         encoded = self._action_bytes[:same]
         for action in actions[same:]:
             cached = old.get(action)  # equal actions re-used after a re-fold
-            encoded.append(cached or _encode(action_record(action_view(action, self._currency))))
+            encoded.append(cached or _encode(action_record(action_view(action))))
         self._actions, self._action_bytes = list(actions), encoded
         return encoded
 
-    def _encoded_periods(self, periods: tuple[Period, ...], terms: Any) -> list[bytes]:
+    def _encoded_periods(self, periods: tuple[Period, ...], terms: AssetTerms) -> list[bytes]:
         same = _common_prefix(self._periods, periods)
         kept = self._period_rows[:same]
         running = kept[-1].running if kept else ZERO

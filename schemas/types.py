@@ -4,7 +4,7 @@ Every bound that keeps the fold safe lives here, in the types, so each new model
 uses them (SPEC §9's `asset.repriced`, `asset.swapped`, `asset.event_voided`, the
 order line's auto-renewal fields) gets it too: `WireDate` (`MIN_DATE`..`MAX_DATE`),
 `Months` (1..`MAX_MONTHS`), the decimals (`MAX_SIGNIFICANT_DIGITS`, `MAX_EXPONENT`)
-and `UpliftPercent` (≥ -100).
+and `UpliftPercent` (-100..`MAX_UPLIFT_PERCENT`).
 
 Decimals arrive already parsed by `json.loads(..., parse_float=Decimal)` (see
 `schemas.decode`), so a JSON number is a `Decimal` here, never a float.
@@ -33,6 +33,11 @@ MAX_EXPONENT = 30
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(9000, 12, 31)
 MAX_MONTHS = 1200  # 100 years: any price or renewal term, in whole months
+# An uplift multiplies prices by (1 + p/100): 1000 % is 11×, far beyond any real price
+# rise (a larger one is a typo: 300 for 3), and an automatic renewal applies it again
+# every term, so an unbounded one would grow prices — and the exact fractions behind
+# them — without limit.
+MAX_UPLIFT_PERCENT = 1000
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 _DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -156,11 +161,16 @@ PositiveDecimal = Annotated[
 NonNegativeDecimal = Annotated[
     ExactDecimal, Field(ge=0), _decimal_schema(_UNSIGNED, {"minimum": 0}, " ≥ 0")
 ]
-# A renewal uplift: -100 % makes the price 0; below that it would be negative.
+# An uplift: -100 % makes the price 0; below that it would be negative. Capped above (see
+# MAX_UPLIFT_PERCENT).
 UpliftPercent = Annotated[
     ExactDecimal,
-    Field(ge=-100),
-    _decimal_schema(DECIMAL_PATTERN, {"minimum": -100}, " ≥ -100"),
+    Field(ge=-100, le=MAX_UPLIFT_PERCENT),
+    _decimal_schema(
+        DECIMAL_PATTERN,
+        {"minimum": -100, "maximum": MAX_UPLIFT_PERCENT},
+        f" from -100 to {MAX_UPLIFT_PERCENT}",
+    ),
 ]
 # The pattern also bounds the year, so a producer's validator refuses 9999 as ours does.
 _BOUNDED_DATE = r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)-[0-9]{2}-[0-9]{2}$"
@@ -197,6 +207,11 @@ Months = Annotated[
     ),
 ]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512, strict=True)]
+# Free text a person reads (a void's reason): at most 500 characters, SPEC §3.
+MAX_TEXT = 500
+Text = Annotated[str, Field(max_length=MAX_TEXT, strict=True)]
+# A JSON boolean only: "true", 1 and "yes" are refused, so producers fix them.
+WireBool = Annotated[bool, Field(strict=True)]
 Currency = Annotated[
     str,
     BeforeValidator(_currency),

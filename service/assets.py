@@ -7,6 +7,11 @@ applied again — its outputs are re-sent instead (the snapshot, its dead letter
 the transfer targets' revisions) and the rows it wrote are written again, since
 a local store may hold writes whose changelog records were lost. Replay has no
 positions and never takes that path.
+
+Besides snapshots, dead letters and tombstones, a command's effects carry the
+derived commands between assets: a source's revisions to its transfer and swap
+targets (`Deliver` without a source) and a target's `TargetRefused` reports back
+to its source (SPEC §9.5).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from domain.events import TransferReceived
+from domain.events import TargetRefusal, TransferReceived
 from domain.ledger import (
     AssetLedger,
+    current_refusals,
     current_transfers,
     expire,
     new_ledger,
@@ -26,7 +32,16 @@ from domain.ledger import (
 )
 from domain.ledger_types import DeadLetter, Delivery, Entry, EntryStatus, Outcome, Step
 from domain.reasons import ReasonCode
-from service.messages import AssetCommand, Deliver, Effect, Publish, Retract, Revoke, Tick
+from service.messages import (
+    AssetCommand,
+    Deliver,
+    Effect,
+    Publish,
+    Retract,
+    Revoke,
+    TargetRefused,
+    Tick,
+)
 
 Position = tuple[int, int]  # (offset, index within the message)
 
@@ -43,7 +58,7 @@ class RecentCommand:
     position: Position
     written: tuple[int, ...]  # entry sequence numbers
     dead_letters: tuple[tuple[int | None, ReasonCode, str, datetime], ...]  # (seq, code, why, at)
-    sent_transfers: bool
+    sent_transfers: bool  # sent revisions to targets or reports to sources: re-send both
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +105,14 @@ def handle(
     effects = _effects(step, now)
     letters = step.dead_letters
     recent = record.recent
-    if position is not None and (step.written or letters or step.transfers):
+    sent = bool(step.transfers or step.refusals)
+    if position is not None and (step.written or letters or sent):
         recent = (*recent, RecentCommand(
             position,
             tuple(e.seq for e in step.written),
             tuple((_seq_of(step, d), d.reason_code, d.reason, d.dead_lettered_at)
                   for d in letters),
-            bool(step.transfers),
+            sent,
         ))[-RECENT_COMMANDS:]  # fmt: skip
     updated = AssetRecord(step.ledger, position if position is not None else record.position,
                           recent)  # fmt: skip
@@ -105,7 +121,8 @@ def handle(
 
 
 def finish(record: AssetRecord, *, as_of: date, now: datetime) -> Handled:
-    """End of input (replay): every grace period ends, so whatever is pending is rejected."""
+    """End of input (replay): every grace period ends, so whatever is pending is rejected —
+    but for events waiting for an automatic renewal (SPEC §9.4), whose grace has not begun."""
     step = expire(record.ledger, as_of=as_of, now=now, grace=None)
     effects = _effects(step, now)
     return Handled(replace(record, ledger=step.ledger), effects, None, step.written,
@@ -119,11 +136,13 @@ def _step(
         return receive(ledger, command.delivery, as_of=as_of, now=now)
     if isinstance(command, Revoke):
         return revoke(ledger, command.event_id, command.fingerprint, as_of=as_of, now=now)
+    if isinstance(command, TargetRefused):
+        return receive(ledger, _from_target(command.refusal, now), as_of=as_of, now=now)
     if isinstance(command, Tick):
         expired = expire(ledger, as_of=as_of, now=now, grace=grace)
-        if expired.publish or expired.retracted or expired.transfers:
+        if expired.publish or expired.retracted or expired.transfers or expired.refusals:
             return expired
-        refreshed = refresh(expired.ledger, as_of=as_of)
+        refreshed = refresh(expired.ledger, as_of=as_of, now=now)
         return replace(refreshed, dead_letters=expired.dead_letters, written=expired.written)
     raise TypeError(f"not an asset command: {type(command).__name__}")  # pragma: no cover
 
@@ -142,6 +161,7 @@ def _effects(step: Step, now: datetime) -> tuple[Effect, ...]:
         effects.append(Retract(asset_id))
     effects.extend(step.dead_letters)
     effects.extend(_to_target(t, now) for t in step.transfers)
+    effects.extend(TargetRefused(r) for r in step.refusals)
     return tuple(effects)
 
 
@@ -149,6 +169,19 @@ def _to_target(target: TransferReceived, now: datetime) -> Deliver:
     """A transfer target's revision, delivered to it like any event (derived: no source)."""
     fingerprint = f"transfer:{target.event_id}:{target.source_revision}"
     return Deliver(Delivery(target, fingerprint, None, now))
+
+
+def _from_target(refusal: TargetRefusal, now: datetime) -> Delivery:
+    """A target's report, kept by its source like any derived event (no source of its own)."""
+    fingerprint = f"refusal:{refusal.event_id}:{refusal.revision}"
+    return Delivery(refusal, fingerprint, None, now)
+
+
+def _resent(ledger: AssetLedger, now: datetime) -> list[Effect]:
+    """What a replayed command re-sends to other assets: revisions and reports."""
+    effects: list[Effect] = [_to_target(t, now) for t in current_transfers(ledger)]
+    effects.extend(TargetRefused(r) for r in current_refusals(ledger))
+    return effects
 
 
 def _seq_of(step: Step, letter: DeadLetter) -> int | None:
@@ -179,10 +212,10 @@ def _replay(record: AssetRecord, position: Position, now: datetime) -> Handled:
             event_id = entry.delivery.event.event_id if entry is not None else None
             effects.append(DeadLetter(event_id, code, reason, source, at))
         if command.sent_transfers:
-            effects.extend(_to_target(t, now) for t in current_transfers(ledger))
+            effects.extend(_resent(ledger, now))
     elif record.recent and position < record.recent[0].position:
         written = None  # older than what we remember: store every row again
-        effects.extend(_to_target(t, now) for t in current_transfers(ledger))
+        effects.extend(_resent(ledger, now))
     else:
         written = ()  # it wrote nothing but the head
     return Handled(record, tuple(effects), Outcome.DUPLICATE, written, replayed=True)

@@ -5,7 +5,9 @@ through `intake`; the commands it produces are handled in arrival order
 (first in, first out, as a single partition would deliver them), the asset
 commands by `service.assets.handle` against in-memory records and the claims
 by `service.registry.rule` against an in-memory registry. Nothing expires
-before the end of the input (`finish`), which ends every grace period.
+before the end of the input (`finish`), which ends every grace period — but for
+events waiting for an automatic renewal (SPEC §9.4): they stay in
+`pending_events`, as in the worker until their date comes.
 """
 
 from __future__ import annotations
@@ -46,12 +48,21 @@ class Bus:
         self._drain()
 
     def finish(self) -> None:
-        """End of input: whatever is still pending is dead-lettered."""
-        for asset_id in sorted(self.records):
-            handled = assets.finish(self.records[asset_id], as_of=self.as_of, now=self.now)
-            self.records[asset_id] = handled.record
-            self._emit(handled.effects)
-            self._drain()
+        """End of input: whatever is still pending (and not waiting) is dead-lettered.
+
+        Dead-lettering an event on one asset can leave another with newly pending events
+        (a withdrawn transfer leaves its target's amendments without a creation), so the
+        passes repeat until one dead-letters nothing.
+        """
+        while True:
+            letters = len(self.rejected)
+            for asset_id in sorted(self.records):
+                handled = assets.finish(self.records[asset_id], as_of=self.as_of, now=self.now)
+                self.records[asset_id] = handled.record
+                self._emit(handled.effects)
+                self._drain()
+            if len(self.rejected) == letters:
+                return
 
     def _drain(self) -> None:
         while self._queue:

@@ -1,8 +1,8 @@
 """Typed commands between the handlers, and the effects a handler asks its shell to carry out.
 
 Commands travel between handlers (through Kafka in the worker, through a queue in
-replay): `Deliver`, `Revoke` and `Tick` go to one asset (keyed by `asset_id`),
-`Claim` to the event-id registry (keyed by `event_id`). Effects leave the
+replay): `Deliver`, `Revoke`, `Tick` and `TargetRefused` go to one asset (keyed by
+`asset_id`), `Claim` to the event-id registry (keyed by `event_id`). Effects leave the
 system: a snapshot to publish (rendered by the shell, which may coalesce), a
 tombstone, a dead letter.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.events import TargetRefusal
 from domain.ledger_types import DeadLetter, Delivery, Source
 
 
@@ -42,7 +43,22 @@ class Tick:
     asset_id: str
 
 
-AssetCommand = Deliver | Revoke | Tick
+@dataclass(frozen=True, slots=True)
+class TargetRefused:
+    """A transfer's or swap's target tells its source whether it could be created (SPEC §9.5).
+
+    Keyed by the source (`refusal.asset_id`). `refusal.refused` False: a later revision of
+    the target accepted it after all (its id became free), so the source applies it again.
+    """
+
+    refusal: TargetRefusal
+
+    @property
+    def asset_id(self) -> str:
+        return self.refusal.asset_id
+
+
+AssetCommand = Deliver | Revoke | Tick | TargetRefused
 
 
 @dataclass(frozen=True, slots=True)

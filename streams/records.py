@@ -7,7 +7,9 @@ a class name, so renaming a class cannot break changelog recovery. The `/N` is
 the format version of that record: a new field means a new version, decoded
 beside the old one (`_DECODERS` keeps every version ever written); writers
 always write the newest. A test holds each event's field list to its dataclass,
-so adding a field without a new version fails.
+so adding a field without a new version fails. Retired versions are decoded by
+`_LEGACY_EVENTS` into today's classes (`created/1` lacked the auto-renewal
+fields, `transfer-in/1` spelled the target's terms out field by field).
 
 Chosen by measurement (`benchmarks/codec_bench.py`): msgspec's JSON decodes a
 typical command ≈ 2× faster than orjson and ≈ 10× faster than the standard
@@ -17,8 +19,8 @@ unreadable.
 Stored asset state (SPEC §6, issue 8): per asset a small head row under the
 asset id and one row per entry under `asset id + "\\x00" + seq` (see
 `entry_key`); an event writes its entry and the head, whatever the history's
-length. The first release's format — one JSON document per asset written by
-`schemas.state_codec` — is not read: `decode_head` refuses it with a message
+length. The first release's format — one JSON document per asset (written by a
+state codec since removed) — is not read: `decode_head` refuses it with a message
 saying how to migrate (rebuild the state by replaying the input topics under a
 new `ASSETSTREAM_TOPIC_PREFIX`; docs/state.md).
 """
@@ -37,10 +39,16 @@ from domain.events import (
     AssetCreated,
     AssetEvent,
     AssetRenewed,
+    AssetRepriced,
+    AssetSwapped,
+    AssetTerms,
     AssetTransferred,
     Category,
+    EventVoided,
+    Movement,
     Period,
     QuantityChanged,
+    TargetRefusal,
     Tranche,
     TransferReceived,
 )
@@ -48,7 +56,7 @@ from domain.ledger import Entry, EntryStatus, PendingClock, PublishedHead
 from domain.ledger_types import Delivery, Source
 from domain.reasons import ReasonCode
 from service.assets import Position, RecentCommand
-from service.messages import Claim, Command, Deliver, Revoke, Tick
+from service.messages import Claim, Command, Deliver, Revoke, TargetRefused, Tick
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -88,6 +96,21 @@ def _to_periods(items: list[Any]) -> tuple[Period, ...]:
     )  # fmt: skip
 
 
+def _terms(terms: AssetTerms) -> list[Any]:
+    return [terms.account_id, terms.currency, terms.product_code, terms.product_name,
+            terms.price_term_months, terms.renewal_term_months, terms.billing_anchor.isoformat(),
+            terms.lifecycle_start.isoformat(), terms.auto_renew,
+            _fraction(terms.renewal_uplift_percent)]  # fmt: skip
+
+
+def _to_terms(item: list[Any]) -> AssetTerms:
+    (account, currency, code, name, price_term, renewal_term, anchor, start, auto_renew,
+     uplift) = item  # fmt: skip
+    return AssetTerms(account, currency, code, name, price_term, renewal_term,
+                      date.fromisoformat(anchor), date.fromisoformat(start), auto_renew,
+                      _to_fraction(uplift))  # fmt: skip
+
+
 def _opt(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda v: None if v is None else encode(v)
 
@@ -95,6 +118,9 @@ def _opt(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "str": (lambda v: v, lambda v: v),
     "int": (lambda v: v, lambda v: v),
+    "bool": (lambda v: v, lambda v: v),
+    "movement": (lambda v: v.value, Movement),
+    "terms": (_terms, _to_terms),
     "date": (date.isoformat, date.fromisoformat),
     "time": (datetime.isoformat, datetime.fromisoformat),
     "fraction": (_fraction, _to_fraction),
@@ -109,12 +135,13 @@ for _name in list(_KINDS):
 # --- events: tag, class, fields in dataclass order ---------------------------------------------
 
 EVENT_FIELDS: dict[str, tuple[type, tuple[tuple[str, str], ...]]] = {
-    "created/1": (AssetCreated, (
+    "created/2": (AssetCreated, (
         ("event_id", "str"), ("line_id", "str"), ("asset_id", "str"), ("time", "time"),
         ("order_id", "str"), ("account_id", "str"), ("currency", "str"),
         ("product_code", "str"), ("product_name", "str?"), ("quantity", "fraction"),
         ("unit_price", "fraction"), ("price_term_months", "int"), ("start_date", "date"),
-        ("end_date", "date"), ("renewal_term_months", "int?"), ("category", "category"))),
+        ("end_date", "date"), ("renewal_term_months", "int?"), ("category", "category"),
+        ("auto_renew", "bool"), ("renewal_uplift_percent", "fraction"))),
     "quantity/1": (QuantityChanged, (
         ("event_id", "str"), ("asset_id", "str"), ("time", "time"), ("effective_date", "date"),
         ("quantity_change", "fraction"), ("unit_price", "fraction?"), ("order_id", "str?"))),
@@ -129,13 +156,49 @@ EVENT_FIELDS: dict[str, tuple[type, tuple[tuple[str, str], ...]]] = {
         ("event_id", "str"), ("asset_id", "str"), ("time", "time"), ("effective_date", "date"),
         ("quantity", "fraction"), ("target_account_id", "str"), ("target_asset_id", "str"),
         ("order_id", "str?"))),
-    "transfer-in/1": (TransferReceived, (
+    "repriced/1": (AssetRepriced, (
+        ("event_id", "str"), ("asset_id", "str"), ("time", "time"), ("effective_date", "date"),
+        ("unit_price", "fraction?"), ("uplift_percent", "fraction?"), ("order_id", "str?"))),
+    "swapped/1": (AssetSwapped, (
+        ("event_id", "str"), ("asset_id", "str"), ("time", "time"), ("effective_date", "date"),
+        ("quantity", "fraction"), ("kind", "movement"), ("product_code", "str"),
+        ("product_name", "str?"), ("unit_price", "fraction"), ("target_asset_id", "str"),
+        ("order_id", "str?"))),
+    "voided/1": (EventVoided, (
+        ("event_id", "str"), ("asset_id", "str"), ("time", "time"),
+        ("voided_event_id", "str"), ("reason", "str?"), ("order_id", "str?"))),
+    "transfer-in/2": (TransferReceived, (
         ("event_id", "str"), ("asset_id", "str"), ("source_asset_id", "str"), ("time", "time"),
-        ("effective_date", "date"), ("account_id", "str"), ("currency", "str"),
-        ("product_code", "str"), ("product_name", "str?"), ("price_term_months", "int"),
-        ("renewal_term_months", "int?"), ("billing_anchor", "date"), ("periods", "periods"),
-        ("source_revision", "int"), ("order_id", "str?"))),
+        ("effective_date", "date"), ("terms", "terms"), ("periods", "periods"),
+        ("source_revision", "int"), ("order_id", "str?"), ("kind", "movement"))),
+    "refusal/1": (TargetRefusal, (
+        ("event_id", "str"), ("asset_id", "str"), ("target_asset_id", "str"),
+        ("refused", "bool"), ("revision", "int"), ("reason", "str"))),
 }  # fmt: skip
+
+
+def _created_v1(item: list[Any]) -> AssetEvent:
+    """`created/1`: an order line before auto-renewal existed (it did not renew itself)."""
+    _, decoders = _EVENT_DECODERS["created/2"]
+    return AssetCreated(*(decode(v) for decode, v in zip(decoders[:16], item[1:], strict=True)))
+
+
+def _transfer_in_v1(item: list[Any]) -> AssetEvent:
+    """`transfer-in/1`: a transfer target with its terms spelled out field by field."""
+    (_, event_id, asset_id, source, time, effective, account, currency, code, name, price_term,
+     renewal_term, anchor, periods, revision, order_id) = item  # fmt: skip
+    start = date.fromisoformat(effective)
+    terms = AssetTerms(account, currency, code, name, price_term, renewal_term,
+                       date.fromisoformat(anchor), start)  # fmt: skip
+    return TransferReceived(event_id, asset_id, source, datetime.fromisoformat(time), start,
+                            terms, _to_periods(periods), revision, order_id)  # fmt: skip
+
+
+# Versions no longer written, decoded into today's classes (changelogs keep them for ever).
+_LEGACY_EVENTS: dict[str, Callable[[list[Any]], AssetEvent]] = {
+    "created/1": _created_v1,
+    "transfer-in/1": _transfer_in_v1,
+}
 
 _EVENT_TAGS = {cls: tag for tag, (cls, _) in EVENT_FIELDS.items()}
 _EVENT_ENCODERS = {
@@ -153,6 +216,9 @@ def event_to_list(event: AssetEvent) -> list[Any]:
 
 
 def event_from_list(item: list[Any]) -> AssetEvent:
+    legacy = _LEGACY_EVENTS.get(item[0])
+    if legacy is not None:
+        return legacy(item)
     cls, decoders = _EVENT_DECODERS[item[0]]
     event: AssetEvent = cls(*(decode(v) for decode, v in zip(decoders, item[1:], strict=True)))
     return event
@@ -189,6 +255,8 @@ def command_to_list(command: Command) -> list[Any]:
         return ["revoke/1", command.asset_id, command.event_id, command.fingerprint]
     if isinstance(command, Tick):
         return ["tick/1", command.asset_id]
+    if isinstance(command, TargetRefused):
+        return ["refused/1", event_to_list(command.refusal)]
     return ["claim/1", command.event_id, command.fingerprint, list(command.asset_ids),
             _source(command.source), command.received_at.isoformat()]  # fmt: skip
 
@@ -201,6 +269,11 @@ def command_from_list(item: list[Any]) -> Command:
         return Revoke(item[1], item[2], item[3])
     if tag == "tick/1":
         return Tick(item[1])
+    if tag == "refused/1":
+        refusal = event_from_list(item[1])
+        if not isinstance(refusal, TargetRefusal):
+            raise RecordError(f"a refused/1 command holds a {type(refusal).__name__}")
+        return TargetRefused(refusal)
     if tag == "claim/1":
         source = _to_source(item[4])
         if source is None:

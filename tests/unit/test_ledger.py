@@ -131,7 +131,7 @@ def test_transfer_sends_the_removed_units_to_the_target_with_the_sources_anchor(
         new_ledger("A"), delivery(created()), delivery(transferred("t", "2026-02-01", "2"))
     )
     (incoming,) = move.transfers
-    assert (incoming.asset_id, incoming.account_id, incoming.billing_anchor) == (
+    assert (incoming.asset_id, incoming.terms.account_id, incoming.terms.billing_anchor) == (
         "B",
         "ACC-2",
         d("2025-08-10"),

@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from domain.errors import FloatRefusedError
-from domain.money import exact, format_money, format_quantity, round_half_up
+from domain.errors import DomainError, FloatRefusedError
+from domain.money import Money, exact, format_money, format_quantity, round_half_up
 from domain.months import add_months, month_position, months_between
 from tests.support.builders import d
 
@@ -45,7 +45,7 @@ def test_months_between_is_additive_across_any_split_point() -> None:
 
 
 def test_capricorn_mrr_rounds_half_up_to_cents() -> None:
-    assert format_money(5 * exact("49.99") / 12, "USD") == "20.83"
+    assert format_money(Money(5 * exact("49.99") / 12, "USD")) == "20.83"
 
 
 def test_rounding_is_half_up_away_from_zero_on_ties() -> None:
@@ -62,7 +62,7 @@ def test_rounding_is_half_up_away_from_zero_on_ties() -> None:
 def test_money_is_published_with_exactly_the_minor_unit_digits(
     currency: str, value: str, text: str
 ) -> None:
-    assert format_money(exact(value), currency) == text
+    assert format_money(Money.of(value, currency)) == text
 
 
 def test_quantities_are_published_without_trailing_zeros() -> None:
@@ -74,3 +74,25 @@ def test_quantities_are_published_without_trailing_zeros() -> None:
 def test_floats_are_refused_with_a_named_error() -> None:
     with pytest.raises(FloatRefusedError):
         exact(49.99)  # type: ignore[arg-type]
+
+
+def test_money_refuses_a_float_amount_with_a_named_error() -> None:
+    with pytest.raises(FloatRefusedError):
+        Money(49.99, "USD")  # type: ignore[arg-type]
+    with pytest.raises(FloatRefusedError):
+        Money.of(49.99, "USD")  # type: ignore[arg-type]
+
+
+def test_money_refuses_an_unknown_currency_and_mixing_two() -> None:
+    with pytest.raises(DomainError):
+        Money.of("1", "XYZ")
+    with pytest.raises(DomainError, match="cannot mix"):
+        _ = Money.of("1", "USD") + Money.of("1", "EUR")
+
+
+def test_money_arithmetic_is_exact_and_rounds_only_when_asked() -> None:
+    third = Money(Fraction(1, 3), "USD")
+    assert (third + third + third).amount == 1
+    assert (third - third).amount == 0 and (-third).amount == Fraction(-1, 3)
+    assert third.rounded() == Money(Fraction(33, 100), "USD")
+    assert format_money(Money(Fraction(-1, 1000), "USD")) == "0.00"  # never "-0.00"

@@ -25,7 +25,6 @@ from schemas.outputs import (
     DeadLetterModel,
     SubtypeName,
     dead_letter_to_dict,
-    snapshot_from_dict,
     snapshot_to_dict,
 )
 from schemas.snapshot_render import SnapshotRenderer
@@ -38,9 +37,10 @@ SPEC_SNAPSHOT_FIELDS = {
     "current_mrr", "lifecycle_start_date", "lifecycle_end_date", "total_lifecycle_amount",
     "state_periods", "actions", "pending_events",
 }  # fmt: skip
+SPEC_9_SNAPSHOT_FIELDS = {"auto_renew", "next_renewal_date", "voided_events"}
 EXTRA_SNAPSHOT_FIELDS = {
     "product_code", "product_name", "price_term_months", "renewal_term_months",
-    "billing_anchor_date", "updated_by_event_id",
+    "billing_anchor_date", "updated_by_event_id", "renewal_uplift_percent", "ended_by",
 }  # fmt: skip
 SPEC_DEAD_LETTER_FIELDS = {
     "event_id", "reason_code", "reason", "source_topic", "source_partition", "source_offset",
@@ -102,7 +102,8 @@ def _view(ledger: Any) -> AssetSnapshot:
 
 def test_the_snapshot_has_spec_section_5_fields_plus_the_documented_extras() -> None:
     record = snapshot_to_dict(capricorn_upsell_snapshot())
-    assert set(record) == SPEC_SNAPSHOT_FIELDS | EXTRA_SNAPSHOT_FIELDS
+    assert set(record) == SPEC_SNAPSHOT_FIELDS | SPEC_9_SNAPSHOT_FIELDS | EXTRA_SNAPSHOT_FIELDS
+    assert set(record) == set(AssetSnapshotModel.model_fields)  # one declaration of the shape
     assert set(record["state_periods"][0]) == {
         "start_date",
         "end_date",
@@ -112,7 +113,7 @@ def test_the_snapshot_has_spec_section_5_fields_plus_the_documented_extras() -> 
     }
     assert set(record["actions"][0]) == {
         "action_id", "category", "subtype", "effective_date", "action_time", "quantity_change",
-        "mrr_change", "amount_change", "event_id", "order_id",
+        "mrr_change", "amount_change", "event_id", "order_id", "related_asset_id",
     }  # fmt: skip
 
 
@@ -136,30 +137,31 @@ def test_the_snapshot_is_plain_json_with_money_as_strings_and_no_floats() -> Non
     assert AssetSnapshotModel.model_validate(record).model_dump() == record
 
 
-def test_snapshot_from_dict_inverts_snapshot_to_dict() -> None:
-    snapshot = snapshot_from_dict(CAPRICORN)
-    assert snapshot_to_dict(snapshot) == CAPRICORN
-    engine = capricorn_upsell_snapshot()
-    assert snapshot_from_dict(snapshot_to_dict(engine)) == engine
-
-
 def test_pending_events_carry_event_id_reason_code_and_what_would_apply() -> None:
     pending = PendingView(
         "evt-9", "evt-9", "asset.quantity_changed", d("2027-01-01"),
         ReasonCode.OUTSIDE_LIFECYCLE.value, "effective date 2027-01-01 is at or after the end",
     )  # fmt: skip
-    snapshot = replace(snapshot_from_dict(CAPRICORN), pending_events=(pending,))
+    snapshot = replace(capricorn_upsell_snapshot(), pending_events=(pending,))
     (item,) = snapshot_to_dict(snapshot)["pending_events"]
     assert item == {
         "event_id": "evt-9", "action_id": "evt-9", "type": "asset.quantity_changed",
         "effective_date": "2027-01-01", "reason_code": "outside_lifecycle",
-        "reason": "effective date 2027-01-01 is at or after the end",
+        "reason": "effective date 2027-01-01 is at or after the end", "waiting": False,
     }  # fmt: skip
-    assert snapshot_from_dict(snapshot_to_dict(snapshot)) == snapshot
+    assert AssetSnapshotModel.model_validate(snapshot_to_dict(snapshot))
+
+
+def test_a_pending_void_has_no_effective_date() -> None:
+    pending = PendingView("v", "v", "asset.event_voided", None, "unknown_event", "not received")
+    snapshot = replace(capricorn_upsell_snapshot(), pending_events=(pending,))
+    (item,) = snapshot_to_dict(snapshot)["pending_events"]
+    assert item["effective_date"] is None
+    assert AssetSnapshotModel.model_validate(snapshot_to_dict(snapshot))
 
 
 def test_action_times_are_published_in_utc_with_z_whatever_their_offset() -> None:
-    snapshot = snapshot_from_dict(CAPRICORN)
+    snapshot = capricorn_upsell_snapshot()
     plus_two = datetime(2025, 8, 10, 17, 0, tzinfo=timezone(timedelta(hours=2)))
     action = replace(snapshot.actions[0], action_time=plus_two)
     record = snapshot_to_dict(replace(snapshot, actions=(action,)))
@@ -168,11 +170,18 @@ def test_action_times_are_published_in_utc_with_z_whatever_their_offset() -> Non
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("as_of", "01/03/2026"), ("current_mrr", 33.33), ("status", "paused"), ("version", -1)],
-)
-def test_the_read_side_refuses_a_malformed_snapshot_record(field: str, value: Any) -> None:
+    [("as_of", "01/03/2026"), ("current_mrr", 33.33), ("status", "paused"), ("version", -1),
+     ("ended_by", "expiry"), ("auto_renew", "yes")],
+)  # fmt: skip
+def test_the_snapshot_model_refuses_a_malformed_snapshot_record(field: str, value: Any) -> None:
     with pytest.raises(ValidationError, match=field):
-        snapshot_from_dict({**CAPRICORN, field: value})
+        AssetSnapshotModel.model_validate({**CAPRICORN, field: value})
+
+
+def test_a_snapshot_published_before_section_9_still_validates_with_defaults() -> None:
+    model = AssetSnapshotModel.model_validate(CAPRICORN)
+    assert (model.auto_renew, model.next_renewal_date, model.ended_by) == (False, None, None)
+    assert model.voided_events == []
 
 
 def test_wire_category_and_subtype_names_are_exactly_the_domain_enums() -> None:
