@@ -1,14 +1,22 @@
-"""Latency of GET /assets/{id} under a short local load; prints p50/p99.
+"""Latency of the read API under a short local load; prints p50/p99.
 
 Run (needs a Redis; `make up` starts one):
 
-    .venv/bin/python benchmarks/api_latency.py [--requests 5000] [--concurrency 16]
+    .venv/bin/python benchmarks/api_latency.py [--route asset] [--requests 5000] [--concurrency 16]
+    .venv/bin/python benchmarks/api_latency.py --route account --account-assets 200
+    .venv/bin/python benchmarks/api_latency.py --route account-assets --account-assets 20000
 
-Steps: seed one realistic snapshot (SPEC §5's Capricorn asset) into Redis under a
-throw-away namespace, start `assetstream api` as a separate process on a free
-loopback port (so the load generator does not share its event loop or GIL),
-send a bounded number of requests, print the percentiles, clean up. Loopback
-only: `--url` must point at 127.0.0.1 or localhost.
+Routes: `asset` is GET /assets/{id} (SPEC §5's Capricorn snapshot); `account` is
+GET /accounts/{id}, the account record (SPEC §10) that `domain.accounts` computes
+for `--account-assets` assets whose terms start and end on different dates
+(so its timeline and movements are long); `account-assets` is the first page
+(100) of GET /accounts/{id}/assets on that account.
+
+Steps: seed Redis under a throw-away namespace, start `assetstream api` as a
+separate process on a free loopback port (so the load generator does not share
+its event loop or GIL), send a bounded number of requests, print the
+percentiles, clean up. Loopback only: `--url` must point at 127.0.0.1 or
+localhost.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -31,10 +41,18 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from domain.months import add_months  # noqa: E402
 from tests.support.snapshots import CAPRICORN  # noqa: E402
 
 START_TIMEOUT_S = 20.0
 ASSET_ID = "AST-QBO-CAPRICORN"
+ACCOUNT_ID = "ACC-BENCH"
+SEED_BATCH = 1000
+ROUTES = {
+    "asset": f"/assets/{ASSET_ID}",
+    "account": f"/accounts/{ACCOUNT_ID}",
+    "account-assets": f"/accounts/{ACCOUNT_ID}/assets",
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,9 +67,18 @@ def parse_args() -> argparse.Namespace:
         "--url", default=None, help="an already running API on loopback (skips seed and start)"
     )
     parser.add_argument("--asset-id", default=ASSET_ID, help="asset to fetch with --url")
+    parser.add_argument("--route", choices=sorted(ROUTES), default="asset", help="what to GET")
+    parser.add_argument(
+        "--account-assets",
+        type=int,
+        default=200,
+        help="assets on the benchmark account (routes account, account-assets)",
+    )
     args = parser.parse_args()
     if args.requests < 1 or args.requests > 200_000 or args.concurrency < 1:
         parser.error("--requests must be 1..200000 and --concurrency ≥ 1")
+    if not 1 <= args.account_assets <= 100_000:
+        parser.error("--account-assets must be 1..100000")
     if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--url must be a loopback address: this is a local benchmark")
     return args
@@ -64,14 +91,72 @@ def free_port() -> int:
         return port
 
 
-async def seed(redis_url: str, namespace: str) -> None:
+def account_assets(count: int) -> list[dict[str, Any]]:
+    """`count` one-period assets on one account, starting and ending on spread-out dates.
+
+    Starts fall on the 1st or 15th of 36 months and terms last 6 to 24 months,
+    so the account's MRR changes on many dates, as a large customer's does.
+    """
+    snapshots = []
+    for i in range(count):
+        start = date(2024 + (i % 36) // 12, (i % 36) % 12 + 1, 1 if i % 2 else 15)
+        end = add_months(start, 6 + (i * 7) % 19)
+        mrr = f"{10 + (i * 37) % 490}.{(i * 13) % 100:02d}"
+        period = {"start_date": start.isoformat(), "end_date": end.isoformat(),
+                  "quantity": "1", "mrr": mrr, "amount": "0.00"}  # fmt: skip
+        snapshots.append(
+            {
+                **CAPRICORN,
+                "asset_id": f"AST-BENCH-{i:06d}",
+                "account_id": ACCOUNT_ID,
+                "version": 1,
+                "as_of": "2026-03-01",
+                "current_mrr": mrr,
+                "lifecycle_start_date": start.isoformat(),
+                "lifecycle_end_date": end.isoformat(),
+                "state_periods": [period],
+                "actions": [],
+            }
+        )
+    return snapshots
+
+
+def account_record(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """The account record (SPEC §10) the domain computes for the snapshots."""
+    from domain.accounts import build_book, contribution_from_snapshot, record_to_dict, render
+
+    book = build_book(ACCOUNT_ID, [contribution_from_snapshot(s) for s in snapshots])
+    record = render(book, date(2026, 3, 1))
+    if record is None:
+        raise SystemExit("no account record for the seeded assets")
+    return record_to_dict(record, version=1)
+
+
+async def seed(redis_url: str, namespace: str, route: str, assets: int) -> str:
+    """Seed what `route` reads; a line describing it."""
     from redis.asyncio import Redis
 
-    from streams.readmodel import ReadModel
+    from streams.readmodel import ReadModel, prepare
 
     client = Redis.from_url(redis_url)
     try:
-        await ReadModel(client, namespace).put_snapshot(json.dumps(CAPRICORN))
+        model = ReadModel(client, namespace)
+        await model.put_snapshot(json.dumps(CAPRICORN))
+        if route == "asset":
+            return f"one snapshot of {len(json.dumps(CAPRICORN))} bytes"
+        snapshots = account_assets(assets)
+        for start in range(0, len(snapshots), SEED_BATCH):
+            chunk = snapshots[start : start + SEED_BATCH]
+            await model.apply_all([prepare(json.dumps(s)) for s in chunk])
+        record = account_record(snapshots)
+        raw = json.dumps(record)
+        await model.put_account_record(raw)
+        await model.begin_epoch(targets={})  # a finished build: accounts are served
+        part = record["currencies"][0]
+        return (
+            f"an account of {assets} assets; its record: {len(raw)} bytes, "
+            f"{len(part['mrr_timeline'])} timeline spans, {len(part['movements'])} movements"
+        )
     finally:
         await client.aclose()
 
@@ -174,17 +259,18 @@ def main() -> int:
     args = parse_args()
     proc: subprocess.Popen[bytes] | None = None
     namespace = ""
+    seeded = "an already running API"
     if args.url:
         base_url = args.url.rstrip("/")
     else:
         prefix = f"bench-{uuid.uuid4().hex[:8]}."
         namespace = f"{prefix}assetstream:"
-        asyncio.run(seed(args.redis_url, namespace))
+        seeded = asyncio.run(seed(args.redis_url, namespace, args.route, args.account_assets))
         base_url = f"http://127.0.0.1:{free_port()}"
         proc = start_api(args.redis_url, prefix, int(base_url.rsplit(":", 1)[1]))
     try:
         wait_ready(base_url, proc)
-        path = f"/assets/{args.asset_id}"
+        path = f"/assets/{args.asset_id}" if args.url else ROUTES[args.route]
         asyncio.run(load(base_url, path, args.warmup, args.concurrency))
         cpu_before = server_cpu_s(proc)
         latencies, wall = asyncio.run(load(base_url, path, args.requests, args.concurrency))
@@ -203,7 +289,7 @@ def main() -> int:
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     print(
         f"GET {path}: {len(ms)} requests, concurrency {args.concurrency}, "
-        f"one uvicorn worker ({parser}, {loop})"
+        f"one uvicorn worker ({parser}, {loop}); seeded {seeded}"
     )
     print(
         f"p50 {percentile(ms, 50):.2f} ms  p90 {percentile(ms, 90):.2f} ms  "
@@ -214,9 +300,11 @@ def main() -> int:
         # Server CPU per request, apart from the load generator's own cost
         # (both share this machine's cores).
         print(f"server CPU {cpu_used * 1000 / len(ms):.2f} ms per request")
+    account = f" --account-assets {args.account_assets}" if args.route != "asset" else ""
     print(
         "reproduce: .venv/bin/python benchmarks/api_latency.py "
-        f"--requests {args.requests} --concurrency {args.concurrency}"
+        f"--route {args.route}{account} --requests {args.requests} "
+        f"--concurrency {args.concurrency}"
     )
     return 0
 

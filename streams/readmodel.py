@@ -184,17 +184,22 @@ return 0
 """
 
 # One page of an account's index with each asset's summary, read atomically.
-# Answers the index's size, then id/summary pairs (limit + 1 of them at most:
-# one more than asked tells that a next page exists). ARGV: lower bound
-# ('-' or '(' .. last id seen), limit + 1, asset key prefix.
+# Answers the index's size, the page's summaries as one JSON array (one reply
+# to parse, not two per asset), and the last id on the page when a next page
+# exists (false on the last page). ARGV: lower bound ('-' or '(' .. last id
+# seen), limit, asset key prefix.
 _ASSET_PAGE_SCRIPT: Final = """
-local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {redis.call('ZCARD', KEYS[1])}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', ARGV[3] .. id, 'summary') or false
+local limit = tonumber(ARGV[2])
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, limit + 1)
+local shown = math.min(#ids, limit)
+local parts = {}
+for i = 1, shown do
+  local summary = redis.call('HGET', ARGV[3] .. ids[i], 'summary')
+  if summary then parts[#parts + 1] = summary end
 end
-return out
+local next_after = false
+if #ids > limit then next_after = ids[shown] end
+return {redis.call('ZCARD', KEYS[1]), '[' .. table.concat(parts, ',') .. ']', next_after}
 """
 
 _ASSET_PREFIX: Final = "asset:"
@@ -627,18 +632,14 @@ class ReadModel:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         lower = "-" if after is None else f"({after}"
-        answer = await self._asset_page(
+        count, summaries, next_after = await self._asset_page(
             keys=[self.account_index_key(account_id)],
-            args=[lower, limit + 1, f"{self._ns}{_ASSET_PREFIX}"],
+            args=[lower, limit, f"{self._ns}{_ASSET_PREFIX}"],
         )
-        count = int(answer[0])
-        rows = answer[1:]
-        pairs = [(_as_text(rows[i]), rows[i + 1]) for i in range(0, len(rows), 2)]
-        more = len(pairs) > limit
-        pairs = pairs[:limit]
-        summaries = tuple(parse_snapshot(raw) for _, raw in pairs if raw)
-        next_after = pairs[-1][0] if more and pairs else None
-        return AssetPage(summaries, count, next_after)
+        parsed = json.loads(summaries, parse_float=Decimal)
+        return AssetPage(
+            tuple(parsed), int(count), None if next_after is None else _as_text(next_after)
+        )
 
     async def account_asset_ids(self, account_id: str) -> list[str]:
         """Every asset id of the account, sorted (for tests and tools; pages are for readers)."""
