@@ -373,8 +373,12 @@ def render_snapshot(s: dict[str, Any]) -> list[str]:
     pending = s.get("pending_events") or []
     if pending:
         lines.append(f"pending events ({len(pending)})")
-        rows = [[_s(p.get("event_id")), _s(p.get("reason_code"))] for p in pending]
-        lines += ["  " + r for r in table(["event id", "reason"], rows, set())]
+        rows = [
+            [_s(p.get("event_id")), _s(p.get("reason_code")),
+             "waiting for the renewal" if p.get("waiting") else ""]
+            for p in pending
+        ]  # fmt: skip
+        lines += ["  " + r for r in table(["event id", "reason", ""], rows, set())]
     else:
         lines.append("pending events: none")
     return lines

@@ -323,6 +323,10 @@
         { key: "effective_date", title: "Effective date" },
         { key: "reason_code", title: "Reason code" },
         { key: "reason", title: "Reason" },
+        { key: "waiting", title: "Grace", render: function (p) {
+          // SPEC §9.4: an automatic renewal may still make room; the grace has not started.
+          return p.waiting ? "waiting for the renewal" : "running";
+        } },
       ], s.pending_events, ""), "pending-card"));
     }
     return out;

@@ -124,7 +124,7 @@ def _action(
     order_id: str | None = None,
 ) -> dict[str, Any]:
     # An automatic renewal has no event of its own; an order line's action is "{event}/{line}".
-    event_id = action_id if "/auto-renewal/" in action_id else action_id.split("/")[0]
+    event_id = None if "/auto-renewal/" in action_id else action_id.split("/")[0]
     action: dict[str, Any] = {
         "action_id": action_id, "event_id": event_id, "category": category,
         "subtype": subtype, "effective_date": day, "action_time": f"{day}T09:00:00Z",

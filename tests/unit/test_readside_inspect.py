@@ -74,3 +74,15 @@ def test_a_snapshot_from_before_section_9_shows_no_renewal_line() -> None:
 def test_an_account_id_cannot_drive_the_terminal() -> None:
     lines = view({**CAPRICORN_ACCOUNT, "account_id": "ACC-\x1b[31mRED"})
     assert "\x1b" not in lines[0] and "\\x1b" in lines[0]
+
+
+def test_a_waiting_pending_event_says_its_grace_has_not_started() -> None:
+    waiting = {
+        "event_id": "fab-0009", "action_id": "fab-0009", "type": "asset.quantity_changed",
+        "effective_date": "2026-02-01", "reason_code": "outside_lifecycle", "reason": "after end",
+        "waiting": True,
+    }  # fmt: skip
+    running = {**waiting, "event_id": "fab-0010", "waiting": False}
+    lines = view({**FAB_PRIORITY, "pending_events": [waiting, running]})
+    assert " ".join(row(lines, "fab-0009")) == "fab-0009 outside_lifecycle waiting for the renewal"
+    assert row(lines, "fab-0010") == ["fab-0010", "outside_lifecycle"]
