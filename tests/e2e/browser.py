@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -135,3 +139,46 @@ def cell_texts(page: Any, row_testid: str, field: str, within: Any = None) -> li
 def screenshot(page: Any, name: str) -> None:
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / name), full_page=True)
+
+
+def kafka_bootstrap() -> str:
+    """KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092); fails the test when nothing listens."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        if sock.connect_ex((host, int(port))) != 0:
+            pytest.fail(f"no Kafka broker at {bootstrap}: start one with `make up`")
+    return bootstrap
+
+
+class Process:
+    """A subprocess of this test, its output in a log file, stopped with SIGTERM."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, needle: str, timeout_s: float, what: str) -> None:
+        def seen() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{what} exited early:\n{self.output()[-3000:]}")
+            return needle in self.output()
+
+        wait_until(seen, timeout_s, what)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)

@@ -11,17 +11,31 @@ account's assets.
 from __future__ import annotations
 
 import json
+import os
+import sys
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from domain.accounts import build_book, contribution_from_snapshot, record_to_dict, render
 from streams.replay import ReplayEngine
-from tests.e2e.browser import TOKEN, cell_texts, open_page, screenshot, serve_api
+from tests.e2e.browser import (
+    TOKEN,
+    Process,
+    cell_texts,
+    free_port,
+    kafka_bootstrap,
+    open_page,
+    screenshot,
+    serve_api,
+    wait_until,
+)
 from tests.support.generate_events import generate
 from tests.support.snapshots import CAPRICORN
 
@@ -185,3 +199,99 @@ def test_the_account_page_is_readable_on_a_phone_sized_screen(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "account-page-phone.png")
     page.context.close()
+
+
+# ---- live: accounts.mrr -> `assetstream project` -> Redis -> `assetstream api` -> page ----
+
+LIVE_TIMEOUT_S = 60.0
+
+
+def _publish(bootstrap: str, topics: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+    """Create the compacted topics as the worker does, then send (key, value) records."""
+    import asyncio
+    import threading
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(t, 2, 1, topic_configs={"cleanup.policy": "compact"}) for t in topics]
+            )
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for topic, records in topics.items():
+                for key, value in records:
+                    await producer.send_and_wait(
+                        topic, json.dumps(value).encode(), key=key.encode()
+                    )
+        finally:
+            await producer.stop()
+
+    # Playwright's sync API owns an event loop on this thread; publish on another.
+    worker = threading.Thread(target=asyncio.run, args=(go(),))
+    worker.start()
+    worker.join(timeout=LIVE_TIMEOUT_S)
+
+
+def test_a_record_published_on_accounts_mrr_reaches_the_page_through_the_projection(
+    browser: Any,
+    redis_url: str,
+    accounts: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    snapshots, records = accounts
+    record = richest(records)
+    members = [s for s in snapshots if s["account_id"] == record["account_id"]]
+    prefix = f"e2e-acc-{uuid.uuid4().hex[:10]}."
+    bootstrap = kafka_bootstrap()
+    _publish(
+        bootstrap,
+        {
+            f"{prefix}assets.snapshots": [(s["asset_id"], s) for s in members],
+            f"{prefix}accounts.mrr": [(record["account_id"], record)],
+        },
+    )
+    port = free_port()
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, REDIS_URL=redis_url,
+               ASSETSTREAM_TOPIC_PREFIX=prefix, ASSETSTREAM_API_TOKEN=TOKEN,
+               PYTHONUNBUFFERED="1")  # fmt: skip
+    cli = [sys.executable, "-m", "streams.cli"]
+    started = [
+        Process([*cli, "project"], env, tmp_path / "project.log"),
+        Process([*cli, "api", "--port", str(port)], env, tmp_path / "api.log"),
+    ]
+    try:
+        started[1].wait_for_output("Uvicorn running", LIVE_TIMEOUT_S, "the API")
+        url = f"http://127.0.0.1:{port}/accounts/{record['account_id']}"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+
+        def projected() -> bool:
+            response = httpx.get(url, headers=auth, timeout=5)
+            return response.status_code == 200 and response.json() == record
+
+        wait_until(projected, LIVE_TIMEOUT_S, "the account record to reach the API")
+        page = open_page(
+            browser, f"http://127.0.0.1:{port}/ui/accounts/{record['account_id']}?token={TOKEN}"
+        )
+        for part in record["currencies"]:
+            series = f"account-mrr-{part['currency']}"
+            values = [
+                p.get_attribute("data-value")
+                for p in page.locator(f"[data-testid=chart-point][data-series={series}]").all()
+            ]
+            assert values == [s["mrr"] for s in part["mrr_timeline"]]
+        assert page.get_by_test_id("account-asset-row").count() == len(members)
+        screenshot(page, "account-page-live.png")
+        page.context.close()
+    finally:
+        for process in reversed(started):
+            process.stop()

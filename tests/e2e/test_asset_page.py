@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +22,10 @@ from tests.e2e.browser import (
     ROOT,
     STARTUP_TIMEOUT_S,
     TOKEN,
+    Process,
     cell_texts,
     free_port,
+    kafka_bootstrap,
     open_page,
     screenshot,
     serve_api,
@@ -314,48 +314,6 @@ PIPELINE_TIMEOUT_S = 90.0
 LIVE_SCENARIO = "capricorn-upsell"
 
 
-def _kafka_bootstrap() -> str:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    with socket.socket() as sock:
-        sock.settimeout(2)
-        if sock.connect_ex((host, int(port))) != 0:
-            pytest.fail(f"no Kafka broker at {bootstrap}: start one with `make up`")
-    return bootstrap
-
-
-class _Process:
-    """A subprocess of this test, its output in a log file, stopped with SIGTERM."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for_output(self, needle: str, timeout_s: float, what: str) -> None:
-        def seen() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{what} exited early:\n{self.output()[-3000:]}")
-            return needle in self.output()
-
-        wait_until(seen, timeout_s, what)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def live_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`assetstream worker` (projection in-process) and `assetstream api`, fed the scenario."""
@@ -364,7 +322,7 @@ def live_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     api_port = free_port()
     env = dict(
         os.environ,
-        KAFKA_BOOTSTRAP_SERVERS=_kafka_bootstrap(),
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap(),
         REDIS_URL=redis_url,
         ASSETSTREAM_TOPIC_PREFIX=f"e2e-{uuid.uuid4().hex[:10]}.",
         ASSETSTREAM_PARTITIONS="2",
@@ -377,14 +335,14 @@ def live_api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         PYTHONUNBUFFERED="1",
     )
     cli = [sys.executable, "-m", "streams.cli"]
-    started: list[_Process] = []
+    started: list[Process] = []
     try:
-        worker = _Process([*cli, "worker"], env, tmp / "worker.log")
+        worker = Process([*cli, "worker"], env, tmp / "worker.log")
         started.append(worker)
         worker.wait_for_output("Worker ready", WORKER_READY_TIMEOUT_S, "the worker")
         events = str(SCENARIOS / f"{LIVE_SCENARIO}.events.jsonl")
         subprocess.run([*cli, "produce", events], env=env, cwd=ROOT, check=True)
-        api = _Process([*cli, "api", "--port", str(api_port)], env, tmp / "api.log")
+        api = Process([*cli, "api", "--port", str(api_port)], env, tmp / "api.log")
         started.append(api)
         api.wait_for_output("Uvicorn running", STARTUP_TIMEOUT_S, "the API")
         yield f"http://127.0.0.1:{api_port}"
