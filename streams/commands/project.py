@@ -1,11 +1,12 @@
-"""`assetstream project`: the Redis projection of asset snapshots, on its own."""
+"""`assetstream project`: the Redis projection (asset snapshots, account records), on its own."""
 
 from __future__ import annotations
 
 import argparse
 
 HELP = (
-    "Copy the highest-version snapshot of every asset from Kafka into Redis (runs until stopped)."
+    "Copy the highest-version snapshot of every asset and record of every account from Kafka "
+    "into Redis (runs until stopped)."
 )
 
 

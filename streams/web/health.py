@@ -102,12 +102,22 @@ async def check_kafka(
 
 
 async def check_redis(model: ReadModel, timeout_s: float) -> dict[str, object]:
-    """A PING with a deadline, and how far the read model is built."""
+    """A PING with a deadline, how far the read model is built, and from which topics.
+
+    `read_model_topics` lists the topics in the current build: one missing
+    from it (accounts.mrr before a worker created it) is not projected yet.
+    """
     started = time.perf_counter()
     try:
         await asyncio.wait_for(model.ping(), timeout_s)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         state = await asyncio.wait_for(model.state(), timeout_s)
-        return {"ok": True, "latency_ms": latency_ms, "read_model": state.value}
+        epoch = await asyncio.wait_for(model.epoch(), timeout_s)
+        return {
+            "ok": True,
+            "latency_ms": latency_ms,
+            "read_model": state.value,
+            "read_model_topics": list(epoch.topics) if epoch is not None else [],
+        }
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()}

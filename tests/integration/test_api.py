@@ -436,9 +436,10 @@ def test_healthz_reports_redis_and_kafka_reachable(redis_url: str, kafka_bootstr
         assert health["status"] == "ok"
         assert health["redis"]["ok"] is True
         assert health["redis"]["read_model"] == "complete"
+        assert health["redis"]["read_model_topics"] == ["x.assets.snapshots"]
         assert health["kafka"]["ok"] is True
 
-    run(redis_url, body, token=TOKEN, kafka=kafka_bootstrap)
+    run(redis_url, body, token=TOKEN, kafka=kafka_bootstrap, topics=("x.assets.snapshots",))
 
 
 def test_healthz_is_503_with_details_when_kafka_is_unreachable(redis_url: str) -> None:
