@@ -42,8 +42,8 @@ _REBUILDING_PAGE: Final = """<!doctype html>
 <main id="app" data-testid="app" data-ready="true">
   <section class="card" data-testid="rebuilding">
     <h1>Read model rebuilding</h1>
-    <p>{what} is not back in the read model yet: it is being rebuilt from the snapshots
-    topic. This page reloads in {retry} seconds.</p>
+    <p>{what} is not back in the read model yet: it is being rebuilt from the
+    Kafka topics. This page reloads in {retry} seconds.</p>
   </section>
 </main>
 </body>
