@@ -226,12 +226,16 @@ class FoldLog:
         # Step 2
         first = len(self.events)
         pairs: list[tuple[SortKey, FoldEvent]] = []
+        newly_voided: list[FoldEvent] = []
         for index, (key, event) in enumerate(zip(self.keys, self.events, strict=True)):
-            if id(event) in gone or _voided(event, ruling):
+            if id(event) in gone:
                 first = min(first, index)
+            elif _voided(event, ruling):
+                first = min(first, index)
+                newly_voided.append(event)
             else:
                 pairs.append((key, event))
-        shelved = tuple(e for e in (*shelved_left, *incoming) if _voided(e, ruling))
+        shelved = tuple(e for e in (*shelved_left, *incoming, *newly_voided) if _voided(e, ruling))
         for event in (*shelved_left, *incoming):
             if _voided(event, ruling):
                 continue

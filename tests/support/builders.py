@@ -10,8 +10,12 @@ from domain.events import (
     AssetCancelled,
     AssetCreated,
     AssetRenewed,
+    AssetRepriced,
+    AssetSwapped,
     AssetTransferred,
     Category,
+    EventVoided,
+    Movement,
     QuantityChanged,
 )
 from domain.ledger_types import Delivery, Source
@@ -46,12 +50,16 @@ def created(
     line_id: str = "1",
     time: datetime = T0,
     account_id: str = "ACC",
+    auto_renew: bool = False,
+    uplift: str = "0",
+    product: str = "P",
 ) -> AssetCreated:
     return AssetCreated(
         event_id=event_id, line_id=line_id, asset_id=asset_id, time=time, order_id="O-" + event_id,
-        account_id=account_id, currency=currency, product_code="P", product_name="Product",
+        account_id=account_id, currency=currency, product_code=product, product_name="Product",
         quantity=q(quantity), unit_price=q(price), price_term_months=term, start_date=d(start),
-        end_date=d(end), renewal_term_months=renewal, category=category,
+        end_date=d(end), renewal_term_months=renewal, category=category, auto_renew=auto_renew,
+        renewal_uplift_percent=q(uplift),
     )  # fmt: skip
 
 
@@ -109,6 +117,51 @@ def transferred(
     return AssetTransferred(
         event_id=event_id, asset_id=asset_id, time=time, effective_date=d(on),
         quantity=q(quantity), target_account_id=target_account, target_asset_id=target,
+        order_id=None,
+    )  # fmt: skip
+
+
+def repriced(
+    event_id: str,
+    on: str,
+    *,
+    price: str | None = None,
+    uplift: str | None = None,
+    asset_id: str = "A",
+    time: datetime = T0,
+) -> AssetRepriced:
+    return AssetRepriced(
+        event_id=event_id, asset_id=asset_id, time=time, effective_date=d(on),
+        unit_price=q(price) if price is not None else None,
+        uplift_percent=q(uplift) if uplift is not None else None, order_id=None,
+    )  # fmt: skip
+
+
+def swapped(
+    event_id: str,
+    on: str,
+    quantity: str,
+    *,
+    price: str = "100",
+    kind: Movement = Movement.UPGRADE,
+    asset_id: str = "A",
+    target: str = "B",
+    product: str = "P2",
+    time: datetime = T0,
+) -> AssetSwapped:
+    return AssetSwapped(
+        event_id=event_id, asset_id=asset_id, time=time, effective_date=d(on),
+        quantity=q(quantity), kind=kind, product_code=product, product_name=product,
+        unit_price=q(price), target_asset_id=target, order_id=None,
+    )  # fmt: skip
+
+
+def voided(
+    event_id: str, target: str, *, asset_id: str = "A", reason: str | None = None,
+    time: datetime = T0,
+) -> EventVoided:  # fmt: skip
+    return EventVoided(
+        event_id=event_id, asset_id=asset_id, time=time, voided_event_id=target, reason=reason,
         order_id=None,
     )  # fmt: skip
 
