@@ -8,6 +8,7 @@ and a few terms past it, so automatic renewals happen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
@@ -23,6 +24,7 @@ from domain.events import (
     AssetTransferred,
     Category,
     EventVoided,
+    FoldEvent,
     Movement,
     QuantityChanged,
     TargetRefusal,
@@ -88,7 +90,7 @@ def _quantity(draw: st.DrawFn, creation: AssetCreated) -> Fraction:
 @st.composite
 def amendments(
     draw: st.DrawFn, creation: AssetCreated, index: int, kinds: tuple[str, ...] = BASIC_KINDS
-) -> AssetEvent:
+) -> FoldEvent:
     event_id = f"e{index}"
     kind = draw(st.sampled_from(kinds))
     time = draw(times)
@@ -137,26 +139,26 @@ def amendments(
 @st.composite
 def event_sets(
     draw: st.DrawFn, max_amendments: int = 8, section_9: bool = False
-) -> list[AssetEvent]:
+) -> list[FoldEvent]:
     """A creation and amendments; `section_9` adds price changes, swaps, notices of
     non-renewal and auto-renewing creations."""
     creation = draw(creations(auto=None if section_9 else False))
     count = draw(st.integers(0, max_amendments))
     kinds = SECTION_9_KINDS if section_9 else BASIC_KINDS
-    events: list[AssetEvent] = [creation]
+    events: list[FoldEvent] = [creation]
     events += [draw(amendments(creation, i, kinds)) for i in range(count)]
     return events
 
 
 @st.composite
-def with_voids(draw: st.DrawFn, events: list[AssetEvent], most: int = 3) -> list[AssetEvent]:
+def with_voids(draw: st.DrawFn, events: Sequence[AssetEvent], most: int = 3) -> list[AssetEvent]:
     """`events` plus voids of some of them, of an id never sent, and of another void."""
     voids: list[AssetEvent] = []
     for index in range(draw(st.integers(0, most))):
         known = [e.event_id for e in events] + [v.event_id for v in voids]
         target = draw(st.sampled_from([*known, "never-sent"]))
         voids.append(EventVoided(f"v{index}", "A", draw(times), target, None, None))
-    return events + voids
+    return [*events, *voids]
 
 
 @st.composite
@@ -210,7 +212,7 @@ def outgoing_sets(draw: st.DrawFn) -> list[AssetEvent]:
 
 
 @st.composite
-def with_refusals(draw: st.DrawFn, events: list[AssetEvent]) -> list[AssetEvent]:
+def with_refusals(draw: st.DrawFn, events: Sequence[AssetEvent]) -> list[AssetEvent]:
     """`events` plus targets' reports (SPEC §9.5) on some of their transfers and swaps."""
     reports: list[AssetEvent] = []
     for event in events:
@@ -218,11 +220,11 @@ def with_refusals(draw: st.DrawFn, events: list[AssetEvent]) -> list[AssetEvent]
             refused = draw(st.booleans())
             reports.append(TargetRefusal(event.event_id, "A", event.target_asset_id, refused, 1,
                                          "refused" if refused else "accepted"))  # fmt: skip
-    return events + reports
+    return [*events, *reports]
 
 
 @st.composite
-def as_of_dates(draw: st.DrawFn, events: list[AssetEvent]) -> date:
+def as_of_dates(draw: st.DrawFn, events: Sequence[AssetEvent]) -> date:
     """A date from before the first creation's start to a few years after its end."""
     creation = next(e for e in events if isinstance(e, AssetCreated))
     return creation.start_date + timedelta(days=draw(st.integers(-30, 365 * 3)))
