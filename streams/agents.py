@@ -18,6 +18,8 @@ beside it. Every agent catches everything per message (faust acks and skips an
 event whose agent raised, #315) and leaves the futures of everything the
 message caused — sends, batches, changelog writes, the snapshot window — for
 an `OrderedAcker` (streams.acks): an event is acked only when all succeeded.
+Table rows are written through `streams.changelog.ChangelogWriter`, whose futures
+are the changelog records' acknowledgements.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ from service.registry import rule
 from streams import metrics
 from streams.asset_store import AssetStore
 from streams.batching import CommandBatcher
+from streams.changelog import ChangelogWriter
 from streams.clock import Clock
 from streams.publishing import SnapshotPublisher
 from streams.records import RecordError, decode_commands, is_head_key
@@ -52,6 +54,13 @@ log = logging.getLogger(__name__)
 # Kafka's default broker limit (message.max.bytes) less headroom: what a dead letter is
 # cut down to when a topic created by someone else refuses a larger one.
 FALLBACK_MESSAGE_BYTES = 900_000
+
+
+def _too_large(exc: BaseException) -> bool:
+    """The client or the broker refused a message as too large (faust wraps the former)."""
+    return isinstance(exc, MessageSizeTooLargeError) or isinstance(
+        exc.__cause__, MessageSizeTooLargeError
+    )
 
 
 def _text(key: Any) -> str | None:
@@ -92,10 +101,11 @@ class Agents:
     def __post_init__(self) -> None:
         self.store = AssetStore(self.asset_table)
         self.batcher = CommandBatcher(self._send_batch, self.partitions)
-        self.publisher = SnapshotPublisher(self._send_snapshot, window=self.publish_window,
-                                           limit=self.max_snapshot_bytes)  # fmt: skip
-        for table in (self.asset_table, self.registry_table):
-            _track_changelog(table, self.pending)
+        self.publisher = SnapshotPublisher(
+            self._send_snapshot, window=self.publish_window, limit=self.max_snapshot_bytes
+        )
+        self.asset_rows = ChangelogWriter(self.app, self.asset_table)
+        self.registry_rows = ChangelogWriter(self.app, self.registry_table)
 
     # --- bookkeeping of sends -------------------------------------------------------------------
 
@@ -153,7 +163,10 @@ class Agents:
                 if ruling.seen.value != "conflict":
                     # New: store it. Seen: store it again, since a local store may hold a
                     # write whose changelog record a crash lost.
-                    self.registry_table[key] = ruling.winner.encode()
+                    stored_row = await self.registry_rows.set(
+                        key, ruling.winner.encode(), message.partition
+                    )
+                    self.pending().append(stored_row)
                 else:
                     metrics.count("dead_lettered", ReasonCode.DUPLICATE_CONFLICT.value)
                 await self.carry_out(ruling.effects)
@@ -175,7 +188,7 @@ class Agents:
             try:
                 if isinstance(command, Claim):
                     raise RecordError("the fold got a claim")
-                await self.apply(command, (message.offset, index))
+                await self.apply(command, (message.offset, index), message.partition)
             except Exception:
                 source = command.delivery.source if isinstance(command, Deliver) else None
                 key = None if isinstance(command, Claim) else command.asset_id.encode()
@@ -184,13 +197,16 @@ class Agents:
         if self.publisher.immediate:
             await self.publisher.close_window()
 
-    async def apply(self, command: AssetCommand, position: assets.Position) -> None:
+    async def apply(
+        self, command: AssetCommand, position: assets.Position, partition: int
+    ) -> None:
         """One command for one asset: load, handle, store, then carry out its effects."""
         key = command.asset_id.encode()
         record = self.store.load(key)
         handled = assets.handle(record, command, position=position, as_of=self.clock.today(),
                                 now=self.clock.now(), grace=self.grace)  # fmt: skip
-        self.store.save(key, handled.record, handled.written)  # before any await
+        for row_key, row in self.store.save(key, handled.record, handled.written):
+            self.pending().append(await self.asset_rows.set(row_key, row, partition))
         ledger = handled.record.ledger
         if handled.outcome is not None and handled.outcome is not Outcome.HELD:
             metrics.count(handled.outcome.value, "replayed" if handled.replayed else "")
@@ -228,7 +244,9 @@ class Agents:
     async def _send_dead_letter(self, key: bytes | None, letter: DeadLetter, value: bytes) -> None:
         try:
             await (await self._produce(self.topics.deadletter, key, value))
-        except MessageSizeTooLargeError:
+        except Exception as exc:
+            if not _too_large(exc):
+                raise
             # The topic (or the broker) takes less than we were told: cut it down to what any
             # Kafka takes by default, and send that.
             log.warning("dead letter of %d bytes refused as too large; sending it cut down",
@@ -293,25 +311,6 @@ class Agents:
         # A failed tick is logged by the timer; the index rebuild wakes the asset again.
         await asyncio.gather(*self.take_pending())
         return len(due)
-
-
-def _track_changelog(table: Any, pending: Callable[[], list[Any]]) -> None:
-    """Count a table's changelog writes among the writing task's sends.
-
-    faust hands changelog records to a buffer that its pre-commit flush drains only on a
-    best-effort basis (it gives up after 0.1 s without progress), so an offset could be
-    committed before the state it produced reached the changelog. Keeping each record's
-    future with the writing task's sends closes that gap: an event is acked only once its
-    state is stored.
-    """
-    send_changelog = table.send_changelog
-
-    def tracked(*args: Any, **kwargs: Any) -> Any:
-        future = send_changelog(*args, **kwargs)
-        pending().append(future)
-        return future
-
-    table.send_changelog = tracked
 
 
 __all__ = ["Agents", "Revoke", "TopicNames"]

@@ -24,7 +24,7 @@ WAKE_INDEX_REBUILD_SECONDS = 300.0
 # How soon an idle agent's last events are acked (and so become committable).
 ACK_IDLE_SECONDS = 0.2
 # The producer waits this long to fill a batch: many small sends become one request.
-PRODUCER_LINGER_SECONDS = 0.002
+PRODUCER_LINGER_SECONDS = 0.005
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 

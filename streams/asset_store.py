@@ -2,10 +2,11 @@
 
 `load` returns the record from memory when the head row in the table is the
 one this process last wrote (after a restart, a recovery or a rebalance the
-table's copy wins and the record is rebuilt from its rows); `save` writes the
-head and only the entry rows the command changed, so an event at the end of a
-long history writes a constant number of bytes to the changelog (the head,
-its entry) whatever the history's length.
+table's copy wins and the record is rebuilt from its rows); `save` gives the
+rows to write — the head and only the entry rows the command changed — so an
+event at the end of a long history writes a constant number of bytes to the
+changelog (the head, its entry) whatever the history's length. The caller
+writes them (streams.changelog), in order, the head last.
 
 The memory cache is bounded by an estimate of the bytes it holds (entries
 dominate: each keeps its message's payload for a possible late dead letter).
@@ -65,20 +66,25 @@ class AssetStore:
         self._remember(key, stored, record)
         return record
 
-    def save(self, key: bytes, record: AssetRecord, written: tuple[Entry, ...] | None) -> None:
-        """Write the head and the entries in `written` (None: every entry)."""
+    def save(
+        self, key: bytes, record: AssetRecord, written: tuple[Entry, ...] | None
+    ) -> list[tuple[bytes, bytes]]:
+        """The rows to write: the entries in `written` (None: every entry), then the head.
+
+        The memory cache takes the record now: the rows must be written before the next
+        `load` of this key, which compares the table's head with the cached one.
+        """
         ledger = record.ledger
         entries = ledger.entries if written is None else written
-        for entry in entries:
-            # Reassign: only a set reaches the changelog.
-            self.table[entry_key(key, entry.seq)] = encode_entry(entry)
+        rows = [(entry_key(key, entry.seq), encode_entry(entry)) for entry in entries]
         head = encode_head(make_head(
             position=record.position, next_seq=ledger.next_seq, version=ledger.version,
             published=ledger.published, updated_by=ledger.updated_by_event_id,
             pending_since=ledger.pending_since, revoked=ledger.revoked, recent=record.recent,
         ))  # fmt: skip
-        self.table[key] = head
+        rows.append((key, head))
         self._remember(key, head, record, None if written is None else _payload_bytes(written))
+        return rows
 
     def cached(self, key: bytes) -> AssetRecord | None:
         entry = self._cache.get(key)

@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(8 * 1024 * 1024, alias="ASSETSTREAM_MAX_MESSAGE_BYTES")
     max_snapshot_bytes: int = Field(4 * 1024 * 1024, alias="ASSETSTREAM_MAX_SNAPSHOT_BYTES")
     compression: Literal["zstd", "lz4", "gzip", "none"] = Field(
-        "zstd", alias="ASSETSTREAM_COMPRESSION"
+        "lz4", alias="ASSETSTREAM_COMPRESSION"
     )
 
     # Replication on a real cluster.

@@ -1,0 +1,117 @@
+"""A test's assetstream workers on the real broker, and the replay oracle they must match."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.cli import main as cli
+from tests.integration.conftest import RunningProcess
+from tests.integration.kafka_io import content, dead_letters, final_snapshots
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "scenarios"
+READY_TIMEOUT = 60.0
+SETTLE_TIMEOUT = 180.0
+
+
+def compare_module() -> Any:
+    spec = importlib.util.spec_from_file_location("scenario_compare", SCENARIOS / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Stack:
+    """One test's worker(s), topics and helpers."""
+
+    def __init__(self, env: dict[str, str], prefix: str, bootstrap: str, tmp: Path,
+                 start_process: Callable[..., RunningProcess]) -> None:  # fmt: skip
+        self.env, self.prefix, self.bootstrap, self.tmp = env, prefix, bootstrap, tmp
+        self._start = start_process
+        self._ports = iter(range(20000 + random.randint(0, 20000), 65000))
+        self.web_ports: dict[str, int] = {}
+
+    def worker(self, *, as_of: str, grace: str = "24h", store: str = "memory://",
+               name: str = "worker", data_dir: Path | None = None,
+               ready_timeout: float = READY_TIMEOUT,
+               extra: dict[str, str] | None = None) -> RunningProcess:  # fmt: skip
+        env = {
+            **self.env,
+            **(extra or {}),
+            "ASSETSTREAM_PARTITIONS": "4",
+            "ASSETSTREAM_AS_OF": as_of,
+            "ASSETSTREAM_PENDING_GRACE": grace,
+            "ASSETSTREAM_STORE": store,
+            "ASSETSTREAM_DATA_DIR": str(data_dir or self.tmp / name),
+            "ASSETSTREAM_WEB_PORT": str(next(self._ports)),
+            "ASSETSTREAM_TICK_SECONDS": "0.5",
+        }
+        process = self._start(["python", "-m", "streams.cli", "worker", "--no-projection"],
+                              env=env, name=name)  # fmt: skip
+        process.wait_for_log("Worker ready", timeout=ready_timeout)
+        self.web_ports[process.name] = int(env["ASSETSTREAM_WEB_PORT"])
+        return process
+
+    def metrics(self, process: RunningProcess) -> str:
+        """The worker's Prometheus exposition (its /metrics page)."""
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.web_ports[process.name]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text: str = response.read().decode()
+            return text
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return final_snapshots(self.bootstrap, self.prefix + "assets.snapshots")
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return dead_letters(self.bootstrap, self.prefix + "assets.deadletter")
+
+
+@pytest.fixture
+def stack(stack_env: dict[str, str], topic_prefix: str, kafka_bootstrap: str, tmp_path: Path,
+          start_process: Callable[..., RunningProcess]) -> Stack:  # fmt: skip
+    return Stack(stack_env, topic_prefix, kafka_bootstrap, tmp_path, start_process)
+
+
+def replay(lines: list[bytes], as_of: str, out: Path) -> dict[str, dict[str, Any]]:
+    events = out / "events.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            cli(["replay", str(events), "--as-of", as_of, "--out", str(out), "--no-progress"]) == 0
+        )
+    return {
+        s["asset_id"]: s
+        for s in map(json.loads, (out / "snapshots.jsonl").read_text().splitlines())
+    }
+
+
+def settled(stack: Stack, expected: dict[str, dict[str, Any]], wait_until: Callable[..., Any],
+             what: str) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Wait until Kafka's final snapshots equal `expected` (content, not versions)."""
+    want = {k: content(v) for k, v in expected.items()}
+    seen: dict[str, Any] = {}
+
+    def matches() -> bool:
+        seen["got"] = {k: content(v) for k, v in stack.snapshots().items()}
+        return bool(seen["got"] == want)
+
+    try:
+        wait_until(matches, timeout=SETTLE_TIMEOUT, what=what, interval=2.0)
+    except AssertionError:
+        got = seen.get("got", {})
+        wrong = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+        raise AssertionError(f"{what}: {len(wrong)} assets differ, e.g. {wrong[:5]}") from None
+    return stack.snapshots()
