@@ -46,6 +46,7 @@ from streams.asset_store import AssetStore
 from streams.batching import CommandBatcher
 from streams.changelog import ChangelogWriter
 from streams.clock import Clock
+from streams.ops.pending import PendingTracker
 from streams.publishing import SnapshotPublisher
 from streams.records import RecordError, decode_commands, is_head_key
 
@@ -94,6 +95,7 @@ class Agents:
     wake_index: dict[bytes, tuple[datetime | None, date | None]] = field(default_factory=dict)
     # Sends not yet acknowledged, per task: the agents share this object and run concurrently.
     in_flight: dict[asyncio.Task[Any] | None, list[Any]] = field(default_factory=dict)
+    pending_gauges: PendingTracker = field(default_factory=PendingTracker)
     store: AssetStore = field(init=False)
     batcher: CommandBatcher = field(init=False)
     publisher: SnapshotPublisher = field(init=False)
@@ -125,7 +127,8 @@ class Agents:
         return await self._produce(topic, None, value, partition)
 
     async def _send_snapshot(self, key: bytes, value: bytes | None) -> Any:
-        return await self._produce(self.topics.snapshots, key, value)
+        sent = await self._produce(self.topics.snapshots, key, value)
+        return metrics.snapshot_acknowledged(sent) if value is not None else sent
 
     # --- 1. intake ------------------------------------------------------------------------------
 
@@ -270,6 +273,7 @@ class Agents:
     # --- timer ----------------------------------------------------------------------------------
 
     def remember_wake_up(self, key: bytes, ledger: AssetLedger) -> None:
+        self.pending_gauges.observe(key, (c.since for c in ledger.pending_since))
         deadline = pending_deadline(ledger, self.grace)
         boundary = next_boundary(ledger)
         if deadline is None and boundary is None:
@@ -283,6 +287,7 @@ class Agents:
         Only head rows are read; records cached by the fold are re-used; the loop yields
         now and then so the agents keep running while a large table is scanned.
         """
+        self.pending_gauges.clear()  # the assignment changed
         for number, key in enumerate(list(self.asset_table.keys())):
             if number % 200 == 199:
                 await asyncio.sleep(0)
@@ -297,6 +302,7 @@ class Agents:
     async def tick(self) -> int:
         """Send a tick to every asset whose grace ended or whose next boundary passed."""
         today, now = self.clock.today(), self.clock.now()
+        self.pending_gauges.publish(now)
         due = [
             key
             for key, (deadline, boundary) in list(self.wake_index.items())

@@ -14,6 +14,7 @@ from streams.acks import OrderedAcker
 from streams.agents import Agents, TopicNames
 from streams.clock import Clock
 from streams.offsets import OffsetGuard, committed_offsets_of
+from streams.ops.lag import run_lag_monitor
 from streams.settings import Settings, app_id, broker_credentials, faust_broker_urls
 from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, topic_names
 
@@ -26,6 +27,15 @@ ACK_IDLE_SECONDS = 0.2
 # The producer waits this long to fill a batch: many small sends become one request.
 PRODUCER_LINGER_SECONDS = 0.005
 PRODUCER_BATCH_BYTES = 1024 * 1024
+
+
+def quiet_connection_floods() -> None:
+    """A broker outage makes aiokafka log "Unable connect to node…" many times a second (a fault
+    trial saw 111,000 lines in 24 s): let one through every few seconds, with a count."""
+    from streams.sinks.logfilters import RateLimitFilter
+
+    for name in ("aiokafka", "aiokafka.conn", "aiokafka.client", "aiokafka.cluster"):
+        logging.getLogger(name).addFilter(RateLimitFilter(5.0))
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -188,6 +198,16 @@ def build_app(
     @app.page("/healthz")
     async def health_page(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "app": app.conf.id})
+
+    lag_stop = asyncio.Event()
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def lag_monitor() -> None:
+        await run_lag_monitor(settings, lag_stop)  # never raises; returns once lag_stop is set
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal typing is narrow
+    async def stop_lag_monitor(app: Any, *args: Any, **kwargs: Any) -> None:
+        lag_stop.set()
 
     if with_projection:
         _attach_projection(app, settings)

@@ -103,6 +103,13 @@ async def _inspect(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"assetstream inspect: {printable(str(exc))}", file=sys.stderr)
         return 2
+    from streams.connectivity import KafkaConnectError, check_kafka
+
+    try:
+        await check_kafka(settings)  # a wrong password or no broker: one line, never a hang
+    except KafkaConnectError as exc:
+        print(f"assetstream inspect: {printable(str(exc))}", file=sys.stderr)
+        return 2
     topic = resolve(settings, args.topic)
     consumer = AIOKafkaConsumer(
         **aiokafka_kwargs(settings),

@@ -22,14 +22,23 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import sys
 
+    from streams.app import quiet_connection_floods
+    from streams.connectivity import KafkaConnectError, check_kafka
     from streams.settings import SettingsError, load_settings
     from streams.sinks.redis_projection import run_projection
+    from streams.terminal import printable
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"assetstream project: {exc}", file=sys.stderr)
+        print(f"assetstream project: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    quiet_connection_floods()
+    try:
+        asyncio.run(check_kafka(settings))  # a wrong password or no broker: one clear line
+    except KafkaConnectError as exc:
+        print(f"assetstream project: {printable(str(exc))}", file=sys.stderr)
         return 2
 
     async def main() -> None:

@@ -20,19 +20,34 @@ def run(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.admin import PartitionMismatchError, ensure_topics
-    from streams.app import build_app
+    from streams.app import build_app, quiet_connection_floods
+    from streams.connectivity import (
+        KafkaConnectError,
+        ReplicationError,
+        check_kafka,
+        check_replication,
+    )
     from streams.settings import SettingsError, load_settings
+    from streams.terminal import printable
     from streams.topics import topic_names
 
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"assetstream worker: {exc}", file=sys.stderr)
+        print(f"assetstream worker: {printable(str(exc))}", file=sys.stderr)
         return 2
+    quiet_connection_floods()
+
+    async def prepare() -> dict[str, int]:
+        # A wrong password or an unreachable cluster is one clear line, never a hang.
+        brokers = await check_kafka(settings)
+        await check_replication(settings, brokers=brokers)
+        return await ensure_topics(settings, topic_names(settings))
+
     try:
-        partitions = asyncio.run(ensure_topics(settings, topic_names(settings)))
-    except PartitionMismatchError as exc:
-        print(f"assetstream worker: {exc}", file=sys.stderr)
+        partitions = asyncio.run(prepare())
+    except (PartitionMismatchError, KafkaConnectError, ReplicationError) as exc:
+        print(f"assetstream worker: {printable(str(exc))}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings, with_projection=not args.no_projection, partitions=partitions)

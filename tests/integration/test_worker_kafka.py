@@ -209,3 +209,15 @@ def test_a_partition_count_mismatch_stops_the_worker_at_start_with_a_clear_error
     assert result.returncode == 2
     changelog = f"{stack.prefix}assetstream-assets-changelog"
     assert f"{commands} has 3 partitions but {changelog} has 4" in result.stderr
+
+
+def test_the_worker_web_server_listens_on_loopback_unless_told_otherwise(stack: Stack) -> None:
+    """Health and metrics are for the operator's scraper, not for the whole network."""
+    import subprocess
+
+    worker = stack.worker(as_of="2025-09-01")
+    port = stack.web_ports[worker.name]
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
+                               text=True, check=True).stdout.split()  # fmt: skip
+    assert f"127.0.0.1:{port}" in listening
+    assert f"0.0.0.0:{port}" not in listening and f"*:{port}" not in listening
