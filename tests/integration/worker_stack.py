@@ -47,7 +47,6 @@ class Stack:
                extra: dict[str, str] | None = None) -> RunningProcess:  # fmt: skip
         env = {
             **self.env,
-            **(extra or {}),
             "ASSETSTREAM_PARTITIONS": "4",
             "ASSETSTREAM_AS_OF": as_of,
             "ASSETSTREAM_PENDING_GRACE": grace,
@@ -55,6 +54,7 @@ class Stack:
             "ASSETSTREAM_DATA_DIR": str(data_dir or self.tmp / name),
             "ASSETSTREAM_WEB_PORT": str(next(self._ports)),
             "ASSETSTREAM_TICK_SECONDS": "0.5",
+            **(extra or {}),  # a test's own settings win
         }
         process = self._start(["python", "-m", "streams.cli", "worker", "--no-projection"],
                               env=env, name=name)  # fmt: skip
