@@ -78,14 +78,16 @@ class FoldLog:
     `events` are the sorted ones the fold applies (voided ones are in `shelved`);
     `checkpoints` ascend in `folded`, start with `(0, EMPTY_FOLD)` and all hold for
     `context.as_of`; `base` is the state after every event, before the automatic renewals
-    at the end; `state` is the asset's full state (renewals, waiting events, voids). They
-    are in memory only: a log rebuilt from stored events computes them again.
+    at the end, `tail` the state after those renewals; `state` is the asset's full state
+    (with waiting events and voids). They are in memory only: a log rebuilt from stored
+    events computes them again.
     """
 
     events: tuple[FoldEvent, ...]
     keys: tuple[SortKey, ...]
     checkpoints: tuple[Checkpoint, ...]
     base: Checkpoint
+    tail: Checkpoint
     state: FoldState
     context: FoldContext
     voids: tuple[EventVoided, ...] = ()
@@ -146,7 +148,10 @@ class FoldLog:
             return self
         context = replace(self.context, as_of=as_of)
         if _holds(self.base, as_of):
-            return _finish(self, self.events, self.keys, self.checkpoints, self.base, context)
+            # Later: the renewals at the end so far stay, more may follow; earlier: recount.
+            resume = self.tail if as_of > self.context.as_of else None
+            return _finish(self, self.events, self.keys, self.checkpoints, self.base, context,
+                           resume)  # fmt: skip
         kept = self.checkpoints
         while not _holds(kept[-1], as_of):  # the first checkpoint, (0, EMPTY), always holds
             kept = kept[:-1]
@@ -182,7 +187,13 @@ class FoldLog:
         checkpoints = self.checkpoints
         if len(self.events) - checkpoints[-1].folded >= _spacing(len(events)):
             checkpoints = (*checkpoints, self.base)
-        work = FoldPass(self.base, context)
+        # The renewals at the end that all sort before the event are the ones its step would
+        # apply first: resume after them (the usual case for an auto-renewing asset).
+        tail = self.tail
+        start = (
+            tail if tail is not self.base and (tail.after, RANK_CHANGE) <= key[:2] else self.base
+        )
+        work = FoldPass(start, context)
         work.step(event, key)
         return _finish(self, events, keys, checkpoints, work.checkpoint(len(events)), context)
 
@@ -319,7 +330,7 @@ def _refold(
             last_checkpoint = index
         work.step(events[index], keys[index])
     base = work.checkpoint(len(events))
-    log = FoldLog(events, keys, tuple(kept), base, base.state, context, voids, shelved,
+    log = FoldLog(events, keys, tuple(kept), base, base, base.state, context, voids, shelved,
                   refusals, ruling)  # fmt: skip
     return _finish(log, events, keys, log.checkpoints, base, context)
 
@@ -331,15 +342,18 @@ def _finish(
     checkpoints: tuple[Checkpoint, ...],
     base: Checkpoint,
     context: FoldContext,
+    resume: Checkpoint | None = None,
 ) -> FoldLog:
-    """The log's full state: `base`, then the renewals due at the end, waiting events, voids."""
-    state = base.state
-    due = renewal_due(state, context.notices)
+    """The log's full state: `base`, then the renewals due at the end (continuing from
+    `resume`, a tail of the same base for an earlier `as_of`), waiting events, voids."""
+    tail = resume or base
+    due = renewal_due(tail.state, context.notices)
     if due is not None and due <= context.as_of:
-        work = FoldPass(base, context)
+        work = FoldPass(tail, context)
         work.renew_until(None)
-        state = work.freeze()
-        due = renewal_due(state, context.notices)
+        tail = work.checkpoint(len(events))
+        due = renewal_due(tail.state, context.notices)
+    state = tail.state
     ruling = log.ruling
     pending = state.pending
     if due is not None:
@@ -348,8 +362,8 @@ def _finish(
         pending = (*pending, *ruling.pending)
     if due is not None or ruling.listing or pending is not state.pending:
         state = replace(state, pending=pending, voided=ruling.listing, next_renewal=due)
-    return FoldLog(events, keys, checkpoints, base, state, context, log.voids, log.shelved,
-                   log.refusals, ruling)  # fmt: skip
+    return FoldLog(events, keys, checkpoints, base, tail, state, context, log.voids,
+                   log.shelved, log.refusals, ruling)  # fmt: skip
 
 
 def _waiting(pending: PendingEvent, as_of: date) -> PendingEvent:
