@@ -210,9 +210,10 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
     An event waiting for an automatic renewal (SPEC §9.4) has no clock yet: it is never due.
     """
     since = {clock.action_id: clock.since for clock in ledger.pending_since}
+    moved = ledger.log.at(as_of)  # what is pending as of now (a renewal may have come)
     due: list[PendingEvent] = [
         p
-        for p in ledger.fold.pending
+        for p in moved.state.pending
         if p.action_id in since and (grace is None or since[p.action_id] + grace <= now)
     ]
     if not due:
@@ -232,7 +233,7 @@ def expire(ledger: AssetLedger, *, as_of: date, now: datetime, grace: timedelta 
     changed = {live[a].seq: replace(live[a], status=EntryStatus.DEAD)
                for a in due_ids if a in live}  # fmt: skip
     entries = tuple(changed.get(e.seq, e) for e in ledger.entries)
-    log = ledger.log.at(as_of).without_actions(due_ids)
+    log = moved.without_actions(due_ids)
     updated = replace(ledger, entries=entries)
     step = _adopt(updated, log, Outcome.DEAD_LETTERED, ledger.updated_by_event_id,
                   as_of=as_of, now=now,

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from domain.events import Category, Subtype
+from domain.events import Category, EventVoided, Subtype, TargetRefusal, sort_key
 from domain.ledger import new_ledger, receive
 from domain.ledger_types import DeadLetter, Delivery, Source
 from domain.reasons import ReasonCode
@@ -28,6 +30,7 @@ from schemas.outputs import (
     snapshot_to_dict,
 )
 from schemas.snapshot_render import SnapshotRenderer
+from tests.property.strategies import as_of_dates, event_sets, with_voids
 from tests.support.builders import T0, d
 from tests.support.snapshots import CAPRICORN
 
@@ -232,3 +235,30 @@ def test_a_dead_letter_with_no_source_has_null_coordinates() -> None:
     record = dead_letter_to_dict(letter(None))
     assert set(record) == SPEC_DEAD_LETTER_FIELDS
     assert record["source_topic"] is record["payload"] is record["key"] is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.randoms(use_true_random=False))
+def test_the_renderer_agrees_with_snapshot_to_dict_after_every_arrival(
+    data: st.DataObject, rnd: Any
+) -> None:
+    """In order and backdated, with §9's events: one renderer kept across an asset's life."""
+    events = data.draw(with_voids(data.draw(event_sets(12, section_9=True))))
+    as_of = data.draw(as_of_dates(events))
+    folded = [e for e in events if not isinstance(e, EventVoided | TargetRefusal)]
+    arrivals = [*sorted(folded, key=sort_key), *(e for e in events if isinstance(e, EventVoided))]
+    if data.draw(st.booleans()):
+        rnd.shuffle(arrivals)
+    ledger = new_ledger("A")
+    renderer = SnapshotRenderer()
+    for event in arrivals:
+        ledger = receive(ledger, Delivery(event, repr(event), None, T0), as_of=as_of,
+                         now=T0).ledger  # fmt: skip
+        rendered = renderer.render(ledger)
+        if ledger.published is None:
+            assert rendered is None
+            continue
+        assert rendered is not None
+        record = json.loads(rendered)
+        assert record == snapshot_to_dict(_view(ledger))
+        assert AssetSnapshotModel.model_validate(record).model_dump() == record
