@@ -1,140 +1,130 @@
-"""State of an asset on a date, computed from its published snapshot (SPEC §4.5)."""
+"""An asset's state on any date, read off a snapshot the engine published (SPEC §4.5, §9).
+
+The web layer (`streams.web.state.state_at`) reads status, quantity, MRR and the period
+off a published snapshot; these tests hold it to the domain's own answer
+(`domain.snapshot.head_at`) on the same fold, for snapshots the engine really writes:
+the golden scenarios' and generated ones, with §9's endings (replaced) and renewals.
+"""
 
 from __future__ import annotations
 
-import copy
-from datetime import date
-from decimal import Decimal
+import json
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-from streams.web.state import format_money, state_at, total_mrr_by_currency
-from tests.support.snapshots import CAPRICORN
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.events import AssetEvent, Movement
+from domain.fold import fold
+from domain.snapshot import head_at, render
+from domain.state import FoldState
+from schemas.outputs import snapshot_to_dict
+from streams.replay import ReplayEngine
+from streams.web.state import state_at
+from tests.property.strategies import as_of_dates, event_sets, with_voids
+from tests.support.builders import cancelled, changed, created, d, swapped, transferred
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
-def with_changes(**changes: Any) -> dict[str, Any]:
-    snapshot = copy.deepcopy(CAPRICORN)
-    snapshot.update(changes)
-    return snapshot
+def published(state: FoldState, as_of: date) -> dict[str, Any] | None:
+    snapshot = render(state, asset_id="A", version=3, as_of=as_of, updated_by_event_id=None)
+    return None if snapshot is None else snapshot_to_dict(snapshot)
 
 
-def cancelled_on(day: str, status: str = "active") -> dict[str, Any]:
-    """Capricorn cancelled at `day`: periods cut there, lifecycle end = `day`."""
-    snapshot = with_changes(status=status, lifecycle_end_date=day)
-    snapshot["state_periods"][1]["end_date"] = day
-    snapshot["actions"].append({"category": "cancellation", "subtype": None, "effective_date": day})
-    return snapshot
+def agrees_with_the_domain(state: FoldState, record: dict[str, Any], day: date) -> bool:
+    got = state_at(record, day)
+    return (got.status, got.quantity, got.mrr) == head_at(state, day)
 
 
-def test_a_date_before_the_start_is_scheduled_with_zero_quantity_and_mrr() -> None:
-    state = state_at(CAPRICORN, date(2025, 8, 9))
-    assert (state.status, state.quantity, state.mrr, state.period) == (
-        "scheduled",
-        "0",
-        "0.00",
-        None,
-    )
+def days_around(state: FoldState) -> list[date]:
+    """Every boundary of the asset, the day before each, and far before and after."""
+    terms = state.terms
+    assert terms is not None
+    edges = {
+        terms.lifecycle_start,
+        *(p.start for p in state.periods),
+        *(p.end for p in state.periods),
+    }
+    if state.lifecycle_end is not None:
+        edges.add(state.lifecycle_end)
+    days = {day + timedelta(days=shift) for day in edges for shift in (-1, 0)}
+    return sorted(days | {date(1950, 1, 1), date(2090, 1, 1)})
 
 
-def test_the_start_date_is_the_first_day_of_service() -> None:
-    state = state_at(CAPRICORN, date(2025, 8, 10))
-    assert (state.status, state.quantity, state.mrr) == ("active", "5", "20.83")
-    assert state.period == CAPRICORN["state_periods"][0]
+def test_the_golden_scenarios_snapshots_give_the_domains_state_on_every_boundary() -> None:
+    checked = 0
+    for events in sorted(SCENARIOS.glob("*.events.jsonl")):
+        expected = json.loads(
+            events.with_name(events.name.replace(".events.jsonl", ".expected.json")).read_text()
+        )
+        engine = ReplayEngine(as_of=date.fromisoformat(expected["as_of"]), source_name="x")
+        for number, raw in enumerate(events.read_bytes().splitlines(), start=1):
+            if raw.strip():
+                engine.feed(raw, number)
+        engine.finish()
+        for asset_id in engine.asset_ids():
+            state = engine.bus.records[asset_id].ledger.fold
+            record = snapshot_to_dict(engine.snapshots[asset_id])
+            for day in days_around(state):
+                assert agrees_with_the_domain(state, record, day), (asset_id, day)
+                checked += 1
+    assert checked > 100
+
+
+def test_a_future_cancellation_is_active_before_and_cancelled_from_its_date() -> None:
+    state = fold([created(), cancelled("c", "2026-05-01")])
+    record = published(state, d("2026-03-01"))
+    assert record is not None and record["status"] == "active"
+    days = ("2026-04-30", "2026-05-01", "2030-01-01")
+    assert [state_at(record, d(day)).status for day in days] == ["active", "cancelled", "cancelled"]
+
+
+def test_a_full_transfer_or_swap_names_how_the_lifecycle_ended() -> None:
+    endings: list[tuple[AssetEvent, str]] = [
+        (transferred("t", "2026-04-01", "5"), "transferred"),
+        (swapped("s", "2026-04-01", "5", kind=Movement.SWAP), "replaced"),
+    ]
+    for ending, status in endings:
+        state = fold([created(), ending])
+        record = published(state, d("2026-03-01"))
+        assert record is not None
+        assert state_at(record, d("2026-04-01")).status == status
+        assert agrees_with_the_domain(state, record, d("2026-04-01"))
+
+
+def test_a_partial_transfer_ends_the_term_as_expired() -> None:
+    state = fold([created(), transferred("t", "2026-04-01", "2")])
+    record = published(state, d("2026-03-01"))
+    assert record is not None and state_at(record, d("2026-08-10")).status == "expired"
+
+
+def test_zero_mrr_has_the_currencys_digits() -> None:
+    for currency, zero in (("JPY", "0"), ("KWD", "0.000"), ("USD", "0.00")):
+        state = fold([created(currency=currency, price="10000")])
+        record = published(state, d("2025-09-01"))
+        assert record is not None and state_at(record, d("2020-01-01")).mrr == zero
 
 
 def test_a_period_boundary_belongs_to_the_later_period() -> None:
-    assert state_at(CAPRICORN, date(2026, 1, 31)).quantity == "5"
-    state = state_at(CAPRICORN, date(2026, 2, 1))
-    assert (state.quantity, state.mrr) == ("8", "33.33")
-    assert state.period == CAPRICORN["state_periods"][1]
+    state = fold([created(), changed("up", "2026-02-01", "3", price="49.99")])
+    record = published(state, d("2026-03-01"))
+    assert record is not None
+    before, on = state_at(record, d("2026-01-31")), state_at(record, d("2026-02-01"))
+    assert (before.quantity, on.quantity) == ("5", "8")
+    assert state_at(record, d("2026-02-01")).period == record["state_periods"][1]
 
 
-def test_the_last_day_of_service_is_still_active() -> None:
-    state = state_at(CAPRICORN, date(2026, 8, 9))
-    assert (state.status, state.quantity) == ("active", "8")
-
-
-def test_the_end_date_is_the_first_day_without_service_so_the_asset_has_expired() -> None:
-    state = state_at(CAPRICORN, date(2026, 8, 10))
-    assert (state.status, state.quantity, state.mrr, state.period) == ("expired", "0", "0.00", None)
-
-
-def test_after_a_future_cancellation_the_asset_is_cancelled_not_expired() -> None:
-    # The snapshot was taken before the cancellation took effect.
-    snapshot = cancelled_on("2026-05-01", status="active")
-    assert state_at(snapshot, date(2026, 4, 30)).status == "active"
-    assert state_at(snapshot, date(2026, 5, 1)).status == "cancelled"
-    assert state_at(snapshot, date(2030, 1, 1)).status == "cancelled"
-
-
-def test_a_cancelled_snapshot_stays_cancelled_after_its_end() -> None:
-    snapshot = cancelled_on("2026-05-01", status="cancelled")
-    assert state_at(snapshot, date(2026, 6, 1)).status == "cancelled"
-
-
-def test_a_cancellation_at_the_term_end_is_a_non_renewal_reported_as_cancelled() -> None:
-    snapshot = cancelled_on("2026-08-10")
-    assert state_at(snapshot, date(2026, 8, 10)).status == "cancelled"
-
-
-def test_a_full_transfer_out_ends_the_source_as_transferred() -> None:
-    snapshot = with_changes(lifecycle_end_date="2026-04-01")
-    snapshot["state_periods"][1]["end_date"] = "2026-04-01"
-    snapshot["actions"].append(
-        {"category": "transfer", "subtype": "transfer_from", "effective_date": "2026-04-01"}
-    )
-    assert state_at(snapshot, date(2026, 4, 1)).status == "transferred"
-
-
-def test_a_partial_transfer_does_not_change_how_the_lifecycle_ends() -> None:
-    snapshot = with_changes()
-    snapshot["actions"].append(
-        {"category": "transfer", "subtype": "transfer_from", "effective_date": "2026-04-01"}
-    )
-    assert state_at(snapshot, date(2026, 8, 10)).status == "expired"
-
-
-def test_a_transferred_snapshot_status_is_kept_after_the_end() -> None:
-    snapshot = with_changes(status="transferred")
-    assert state_at(snapshot, date(2027, 1, 1)).status == "transferred"
-
-
-def test_zero_mrr_uses_the_currency_digits_of_the_snapshot() -> None:
-    jpy = with_changes(currency="JPY", total_lifecycle_amount="300000")
-    assert state_at(jpy, date(2020, 1, 1)).mrr == "0"
-    bhd = with_changes(currency="BHD", total_lifecycle_amount="12.500")
-    assert state_at(bhd, date(2020, 1, 1)).mrr == "0.000"
-
-
-def test_money_strings_pass_through_unchanged() -> None:
-    snapshot = with_changes()
-    snapshot["state_periods"][0]["mrr"] = "0.10"
-    assert state_at(snapshot, date(2025, 9, 1)).mrr == "0.10"
-
-
-def test_the_state_names_the_snapshot_version_it_came_from() -> None:
-    state = state_at(CAPRICORN, date(2026, 3, 1))
-    assert state.to_dict() == {
-        "asset_id": "AST-QBO-CAPRICORN",
-        "as_of": "2026-03-01",
-        "status": "active",
-        "quantity": "8",
-        "mrr": "33.33",
-        "currency": "USD",
-        "period": CAPRICORN["state_periods"][1],
-        "version": 2,
-    }
-
-
-def test_account_total_mrr_is_an_exact_decimal_sum_per_currency() -> None:
-    rows = [("USD", "0.10"), ("USD", "0.20"), ("JPY", "25000"), ("USD", "33.33"), ("JPY", "1")]
-    # 0.1 + 0.2 in binary floating point is 0.30000000000000004; exact here.
-    assert total_mrr_by_currency(rows) == {"JPY": "25001", "USD": "33.63"}
-
-
-def test_account_total_of_no_rows_is_empty() -> None:
-    assert total_mrr_by_currency([]) == {}
-
-
-def test_formatted_zero_is_never_negative() -> None:
-    assert format_money(Decimal("-0.00"), 2) == "0.00"
-    assert format_money(Decimal("-1.005"), 2) == "-1.01"
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_generated_assets_state_on_any_date_is_the_domains(data: st.DataObject) -> None:
+    events: list[AssetEvent] = data.draw(with_voids(data.draw(event_sets(section_9=True))))
+    as_of = data.draw(as_of_dates(events))
+    state = fold(events, as_of=as_of)
+    record = published(state, as_of)
+    if record is None:
+        return
+    for day in [*days_around(state), data.draw(as_of_dates(events))]:
+        assert agrees_with_the_domain(state, record, day), day
