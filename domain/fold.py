@@ -188,11 +188,11 @@ class FoldLog:
         if len(self.events) - checkpoints[-1].folded >= _spacing(len(events)):
             checkpoints = (*checkpoints, self.base)
         # The renewals at the end that all sort before the event are the ones its step would
-        # apply first: resume after them (the usual case for an auto-renewing asset).
+        # apply first: resume after them (the usual case for an auto-renewing asset) — unless
+        # the event is a new notice, which may cancel one of them.
         tail = self.tail
-        start = (
-            tail if tail is not self.base and (tail.after, RANK_CHANGE) <= key[:2] else self.base
-        )
+        after_tail = tail is not self.base and (tail.after, RANK_CHANGE) <= key[:2]
+        start = tail if after_tail and not notice else self.base
         work = FoldPass(start, context)
         work.step(event, key)
         return _finish(self, events, keys, checkpoints, work.checkpoint(len(events)), context)

@@ -31,7 +31,7 @@ from tests.property.strategies import (
 )
 from tests.support.builders import T0, delivery
 
-EXAMPLES = 150
+EXAMPLES = 100
 
 
 def view(state: FoldState, as_of: date) -> AssetSnapshot | None:
@@ -173,7 +173,7 @@ def test_targets_reports_in_any_order_give_the_full_fold(
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(cases(max_amendments=40), st.randoms(use_true_random=False))
+@given(cases(max_amendments=30), st.randoms(use_true_random=False))
 def test_a_long_log_built_in_any_order_equals_the_full_fold(
     case: tuple[list[AssetEvent], date], rnd: object
 ) -> None:

@@ -131,7 +131,7 @@ def units_never_vanish(lines: list[bytes]) -> bool:
     return all(received.get(action_id) == quantity for action_id, quantity in given_out.items())
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(systems(), st.randoms(use_true_random=False))
 def test_targets_and_refusals_are_the_same_in_any_arrival_order(
     lines: list[bytes], rnd: Any

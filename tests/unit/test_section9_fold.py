@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from domain.events import AssetEvent, Movement
-from domain.fold import fold
+from domain.fold import FoldLog, fold
 from domain.operations import default_renewal_end
 from domain.snapshot import render
 from domain.snapshot_types import AssetSnapshot
@@ -251,3 +251,13 @@ def test_the_default_renewal_end_counts_on_the_anchors_grid() -> None:
     s = snap([created(start="2025-01-31", end="2025-02-28", renewal=1, term=1),
               renewed("r", "2025-02-28")], as_of="2025-03-01")  # fmt: skip
     assert s.lifecycle_end_date == d("2025-03-31")
+
+
+def test_a_notice_arriving_after_the_renewal_it_stops_was_applied_undoes_it() -> None:
+    """The clock renewed at E; a cancellation dated E then arrives: no renewal at E after all."""
+    notice = cancelled("n", "2025-04-01")
+    log = FoldLog.of((), as_of=d("2025-04-15")).adding(MONTHLY)
+    assert log.state.actions[-1].action_id == "A/auto-renewal/2025-04-01"
+    late = log.adding(notice)
+    assert late.state == fold([MONTHLY, notice], as_of=d("2025-04-15"))
+    assert [a.action_id for a in late.state.actions] == ["e1/1", "n"]
