@@ -10,7 +10,7 @@ from typing import Any
 
 from schemas.decode import Decoded, decode
 from streams.cli import main
-from streams.demo import DEMO_ASSETS, EVENTS_PATH
+from streams.demo import DEMO_ASSETS, EVENTS_PATH, SECTION_9_ASSETS
 
 AS_OF = "2026-11-26"
 
@@ -67,4 +67,29 @@ def test_the_demo_assets_are_the_documented_ones_with_varied_statuses(tmp_path: 
     statuses = {s["status"] for s in snapshots.values()}
     assert {"active", "scheduled", "expired", "cancelled"} <= statuses
     categories = {a["category"] for s in snapshots.values() for a in s["actions"]}
-    assert {"cross_sell", "upsell", "downsell", "renewal", "cancellation", "transfer"} <= categories
+    assert {"cross_sell", "upsell", "downsell", "renewal", "cancellation", "transfer",
+            "price_change", "upgrade"} <= categories  # fmt: skip
+
+
+def test_the_tailspin_account_shows_section_9(tmp_path: Path) -> None:
+    snapshots, _ = _replay(tmp_path)
+    assert set(SECTION_9_ASSETS.values()) <= set(snapshots)
+    crm = snapshots["AST-CRM-TAILSPIN"]
+    assert [(a["category"], a["subtype"]) for a in crm["actions"]] == [
+        ("initial_sale", None), ("price_change", None), ("upsell", None),
+        ("upgrade", "upgrade_from"),
+    ]  # fmt: skip
+    mistake = {"event_id": "evt-tailspin-0003", "voided_by": "evt-tailspin-0004",
+               "reason": "ORD-6003 entered 50 seats instead of 5"}  # fmt: skip
+    assert crm["voided_events"] == [mistake]
+    assert (crm["current_quantity"], crm["current_mrr"]) == ("20", "630.00")
+    assert crm["actions"][-1]["related_asset_id"] == "AST-CRM-ENT-TAILSPIN"
+    enterprise = snapshots["AST-CRM-ENT-TAILSPIN"]
+    assert (enterprise["product_code"], enterprise["current_mrr"]) == ("CRM-ENT", "300.00")
+    assert enterprise["actions"][0]["related_asset_id"] == "AST-CRM-TAILSPIN"
+    help_desk = snapshots["AST-HELP-TAILSPIN"]
+    assert (help_desk["auto_renew"], help_desk["next_renewal_date"]) == (True, "2026-12-01")
+    renewals = [a for a in help_desk["actions"] if a["subtype"] == "auto_renewal"]
+    assert [a["effective_date"] for a in renewals] == [
+        "2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01",
+    ]  # fmt: skip
