@@ -4,8 +4,12 @@
 
 Orders of 1–10 lines, then upsells, downsells, renewals, cancellations and
 partial transfers, some arriving before their order (other topic) or
-backdated. Events that would stay pending are dropped (checked with the
-replay engine), so Kafka and `assetstream replay` must agree exactly.
+backdated. With `section_9` (`--section-9`), also price changes, swaps,
+upgrades and downgrades, voids of earlier amendments and auto-renewing lines
+(SPEC §9), drawn from a second random stream so the first one's output stays
+what it was. Events that would stay pending are dropped (checked with the
+replay engine as of `AS_OF`, repeated until nothing more is dropped), so Kafka
+and `assetstream replay` must agree exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 from domain.months import add_months
 
+AS_OF = date(2026, 6, 1)
+
 
 def _envelope(event_id: str, kind: str, data: dict[str, Any], minute: int) -> dict[str, Any]:
     hours, mins = divmod(minute, 60)
@@ -28,8 +34,9 @@ def _envelope(event_id: str, kind: str, data: dict[str, Any], minute: int) -> di
             "time": f"{stamp.isoformat()}T{hours:02d}:{mins:02d}:00Z", "data": data}  # fmt: skip
 
 
-def generate(assets: int, seed: int) -> list[dict[str, Any]]:
+def generate(assets: int, seed: int, *, section_9: bool = False) -> list[dict[str, Any]]:
     rnd = random.Random(seed)
+    extra = random.Random(seed + 1) if section_9 else None
     events: list[dict[str, Any]] = []
     minute = 0
     made = 0
@@ -38,7 +45,7 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
         order = f"ORD-{seed}-{made}"
         account = f"ACC-{rnd.randint(1, max(assets // 4, 1))}"
         currency = rnd.choice(currencies)
-        lines = []
+        lines: list[dict[str, Any]] = []
         for line in range(1, rnd.randint(1, 10) + 1):
             start = date(2025, 1, 1) + timedelta(days=rnd.randint(0, 400))
             months = rnd.choice([1, 6, 12, 12, 12, 24])
@@ -53,6 +60,9 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
                 "renewal_term_months": rnd.choice([1, 12]),
                 "category": "initial_sale" if line == 1 else "cross_sell",
             })  # fmt: skip
+            if extra is not None and extra.random() < 0.2:
+                lines[-1]["auto_renew"] = True
+                lines[-1]["renewal_uplift_percent"] = extra.choice(["0", "2", "3.5"])
             made += 1
             if made >= assets:
                 break
@@ -95,6 +105,9 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
                     data = {"asset_id": asset, "effective_date": day.isoformat()}
                     amendments.append(_envelope(eid, "asset.cancelled", data, minute))
                 minute += 1
+                if extra is not None:
+                    amendments += _section_9(extra, asset, day, amendments, minute)
+                    minute += 1
         # Some amendments overtake their order (another topic) or each other (backdating).
         if rnd.random() < 0.1:
             rnd.shuffle(amendments)
@@ -103,24 +116,54 @@ def generate(assets: int, seed: int) -> list[dict[str, Any]]:
     return _keep_applicable(events)
 
 
+def _section_9(
+    rnd: random.Random, asset: str, day: date, earlier: list[dict[str, Any]], minute: int
+) -> list[dict[str, Any]]:
+    """Now and then a price change, a swap of one unit, or a void of an earlier amendment."""
+    roll = rnd.random()
+    eid = f"evt-{asset}-s9-{minute}"
+    if roll < 0.08:
+        data: dict[str, Any] = {"asset_id": asset, "effective_date": day.isoformat(),
+                                "uplift_percent": rnd.choice(["5", "-10", "2.5"])}  # fmt: skip
+        return [_envelope(eid, "asset.repriced", data, minute)]
+    if roll < 0.12:
+        data = {"asset_id": asset, "effective_date": day.isoformat(), "quantity": "1",
+                "kind": rnd.choice(["swap", "upgrade", "downgrade"]), "product_code": "NEW",
+                "unit_price": f"{rnd.randint(0, 90000) / 100:.2f}"}  # fmt: skip
+        return [_envelope(eid, "asset.swapped", data, minute)]
+    if roll < 0.15 and earlier:
+        data = {"asset_id": asset, "voided_event_id": rnd.choice(earlier)["id"],
+                "reason": "entered in error"}  # fmt: skip
+        return [_envelope(eid, "asset.event_voided", data, minute)]
+    return []
+
+
 def _keep_applicable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop events that would still be pending at the end: Kafka keeps those pending."""
+    """Drop events that would still be pending at the end: Kafka keeps those pending.
+
+    Dropping one can leave another pending (a downsell that needed a dropped upsell, a void
+    of a dropped event), so this repeats until a replay rejects nothing.
+    """
     from streams.replay import ReplayEngine
 
-    engine = ReplayEngine(as_of=date(2026, 6, 1), source_name="generated")
-    for number, event in enumerate(events, start=1):
-        engine.feed(json.dumps(event).encode(), number)
-    engine.finish()
-    rejected = {letter.event_id for letter in engine.rejected}
-    return [event for event in events if event["id"] not in rejected]
+    while True:
+        engine = ReplayEngine(as_of=AS_OF, source_name="generated")
+        for number, event in enumerate(events, start=1):
+            engine.feed(json.dumps(event).encode(), number)
+        engine.finish()
+        rejected = {letter.event_id for letter in engine.rejected}
+        if not rejected:
+            return events
+        events = [event for event in events if event["id"] not in rejected]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=1300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--section-9", action="store_true", help="add SPEC §9 events")
     args = parser.parse_args()
-    for event in generate(args.assets, args.seed):
+    for event in generate(args.assets, args.seed, section_9=args.section_9):
         sys.stdout.write(json.dumps(event) + "\n")
     return 0
 
