@@ -41,6 +41,12 @@ def _after_start(end: date | None, info: ValidationInfo) -> date | None:
     return end
 
 
+def _not_the_source(target: str | None, info: ValidationInfo) -> str | None:
+    if target is not None and target == info.data.get("asset_id"):
+        raise ValueError(f"must differ from asset_id ({target!r})")
+    return target
+
+
 class OrderLine(WireModel):
     """One order line: creates one asset. `end_date` must be after `start_date`."""
 
@@ -162,12 +168,7 @@ class TransferredData(WireModel):
     )
     order_id: NonEmptyStr | None = None
 
-    @field_validator("target_asset_id")
-    @classmethod
-    def _distinct_target(cls, target: str | None, info: ValidationInfo) -> str | None:
-        if target is not None and target == info.data.get("asset_id"):
-            raise ValueError(f"must differ from asset_id ({target!r})")
-        return target
+    _distinct_target = field_validator("target_asset_id")(_not_the_source)
 
 
 class RepricedData(WireModel):
@@ -209,12 +210,7 @@ class SwappedData(WireModel):
     )
     order_id: NonEmptyStr | None = None
 
-    @field_validator("target_asset_id")
-    @classmethod
-    def _distinct_target(cls, target: str | None, info: ValidationInfo) -> str | None:
-        if target is not None and target == info.data.get("asset_id"):
-            raise ValueError(f"must differ from asset_id ({target!r})")
-        return target
+    _distinct_target = field_validator("target_asset_id")(_not_the_source)
 
 
 class EventVoidedData(WireModel):

@@ -7,10 +7,8 @@ result (`fold(events, as_of=...)`), and the §9 rules keep §4's invariants.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from datetime import date, timedelta
-from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +27,7 @@ from tests.property.strategies import (
     with_refusals,
     with_voids,
 )
+from tests.property.test_fold_laws import amounts_add_up_to_total, periods_tile_the_lifecycle
 from tests.support.builders import T0, delivery
 
 EXAMPLES = 100
@@ -49,26 +48,6 @@ def cases(draw: st.DrawFn, max_amendments: int = 8) -> tuple[list[AssetEvent], d
 def boundary_cases(draw: st.DrawFn) -> tuple[list[AssetEvent], date]:
     events = draw(renewal_boundaries())
     return events, draw(as_of_dates(events))
-
-
-def amounts_add_up_to_total(snapshot: AssetSnapshot) -> bool:
-    total = Decimal(snapshot.total_lifecycle_amount)
-    periods = sum((Decimal(p.amount) for p in snapshot.state_periods), Decimal(0))
-    actions = sum((Decimal(a.amount_change) for a in snapshot.actions), Decimal(0))
-    return total == periods == actions
-
-
-def periods_tile_the_lifecycle(state: FoldState) -> bool:
-    spans = [(p.start, p.end) for p in state.periods]
-    contiguous = all(a[1] == b[0] for a, b in itertools.pairwise(spans))
-    positive = all(p.start < p.end and p.quantity > 0 for p in state.periods)
-    terms = state.terms
-    ends = not spans or (
-        terms is not None
-        and spans[0][0] >= terms.lifecycle_start
-        and spans[-1][1] == state.lifecycle_end
-    )
-    return contiguous and positive and ends
 
 
 def renewals_are_up_to_date(state: FoldState, as_of: date) -> bool:

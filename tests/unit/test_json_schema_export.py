@@ -21,7 +21,8 @@ from tests.support.snapshots import CAPRICORN
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 EVENT_TYPES = ("order.fulfilled", "asset.quantity_changed", "asset.renewed", "asset.cancelled",
-               "asset.transferred")  # fmt: skip
+               "asset.transferred", "asset.repriced", "asset.swapped",
+               "asset.event_voided")  # fmt: skip
 ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "default", "format"}
 ASSERTIONS = {"type", "properties", "required", "additionalProperties", "anyOf", "enum", "const",
               "pattern", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength",
@@ -102,6 +103,8 @@ def test_every_input_event_type_has_a_full_cloudevent_schema(event_type: str) ->
 def test_every_event_the_decoder_accepts_conforms_to_its_schema() -> None:
     events = valid_events()
     assert len(events) >= 10
+    seen = {json.loads(raw)["type"] for raw in events}
+    assert {"asset.repriced", "asset.swapped", "asset.event_voided", "order.fulfilled"} <= seen
     for raw in events:
         document = json.loads(raw, parse_float=Decimal)
         assert conforms(document, (schema := load(f"{document['type']}.schema.json")), schema)
@@ -134,3 +137,26 @@ def test_published_records_conform_to_the_output_schemas() -> None:
     }  # fmt: skip
     assert conforms(record, letter, letter)
     assert not conforms({**record, "reason_code": "oops"}, letter, letter)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("kind", "sidegrade"), ("quantity", "0"), ("unit_price", "-1"), ("product_code", "")],
+)
+def test_the_schema_and_the_decoder_refuse_the_same_bad_swap(field: str, value: Any) -> None:
+    raw = (SCENARIOS / "upgrade-swap.events.jsonl").read_bytes().splitlines()[1]
+    document = json.loads(raw, parse_float=Decimal)
+    document["data"][field] = value
+    schema = load("asset.swapped.schema.json")
+    assert not conforms(document, schema, schema)
+    assert not isinstance(decode(json.dumps(document, default=str).encode()), Decoded)
+
+
+def test_the_schema_caps_uplifts_as_the_decoder_does() -> None:
+    raw = (SCENARIOS / "reprice-and-void.events.jsonl").read_bytes().splitlines()[2]
+    document = json.loads(raw, parse_float=Decimal)
+    schema = load("asset.repriced.schema.json")
+    assert conforms(document, schema, schema)
+    document["data"]["uplift_percent"] = 1001
+    assert not conforms(document, schema, schema)
+    assert not isinstance(decode(json.dumps(document, default=str).encode()), Decoded)

@@ -17,7 +17,11 @@ from domain.events import (
     AssetCancelled,
     AssetCreated,
     AssetRenewed,
+    AssetRepriced,
+    AssetSwapped,
     AssetTransferred,
+    EventVoided,
+    Movement,
     QuantityChanged,
 )
 from schemas.decode import Decoded, Rejection, decode, partition_key
@@ -404,3 +408,95 @@ def test_the_kafka_key_is_the_order_id_for_orders_and_the_asset_id_otherwise() -
 )
 def test_decode_never_raises_on_arbitrary_bytes_or_data(payload: bytes) -> None:
     assert isinstance(decode(payload), Decoded | Rejection)
+
+
+# --- SPEC §9 -------------------------------------------------------------------------------
+
+
+def test_price_change_needs_exactly_one_of_price_and_uplift() -> None:
+    base = {"asset_id": "A", "effective_date": "2026-02-01"}
+    (event,) = accepted(amendment("asset.repriced", **base, uplift_percent="2.5")).events
+    assert isinstance(event, AssetRepriced) and event.uplift_percent == Fraction(5, 2)
+    for data, which in (({}, "neither"), ({"unit_price": "1", "uplift_percent": "1"}, "both")):
+        reason = rejected(amendment("asset.repriced", **base, **data)).reason
+        assert reason.startswith("data.uplift_percent: give exactly one of") and which in reason
+
+
+def test_uplifts_are_capped_at_1000_percent_and_floored_at_minus_100() -> None:
+    base = {"asset_id": "A", "effective_date": "2026-02-01"}
+    assert (
+        "less than or equal to 1000"
+        in rejected(amendment("asset.repriced", **base, uplift_percent="1000.01")).reason
+    )
+    assert accepted(amendment("asset.repriced", **base, uplift_percent="-100"))
+    renewal = amendment("asset.renewed", asset_id="A", start_date="2026-08-10", uplift_percent=2000)
+    assert rejected(renewal).reason.startswith("data.uplift_percent:")
+
+
+def swap_event(**data: Any) -> dict[str, Any]:
+    """`asset.swapped` (its `kind` field would clash with `amendment`'s first argument)."""
+    return {**amendment("asset.swapped"), "data": data}
+
+
+def test_a_swap_defaults_its_target_id_and_product_name() -> None:
+    swap = swap_event(asset_id="A", effective_date="2026-02-01", quantity="2", kind="upgrade",
+                      product_code="ENT", unit_price=480)  # fmt: skip
+    (event,) = accepted(swap).events
+    assert isinstance(event, AssetSwapped)
+    assert (event.target_asset_id, event.product_name, event.kind) == (
+        "A/upgrade/evt-2", "ENT", Movement.UPGRADE,
+    )  # fmt: skip
+    assert partition_key(accepted(swap)) == "A"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [({"kind": "sidegrade"}, "data.kind"), ({"quantity": "0"}, "data.quantity"),
+     ({"target_asset_id": "A"}, "data.target_asset_id"), ({"unit_price": "-1"}, "data.unit_price"),
+     ({"product_code": ""}, "data.product_code")],
+)  # fmt: skip
+def test_a_bad_swap_names_the_field(change: dict[str, Any], path: str) -> None:
+    data = {"asset_id": "A", "effective_date": "2026-02-01", "quantity": "2", "kind": "swap",
+            "product_code": "ENT", "unit_price": "1", **change}  # fmt: skip
+    assert rejected(swap_event(**data)).reason.startswith(path)
+
+
+def test_a_void_names_another_event_and_a_short_reason() -> None:
+    (event,) = accepted(amendment("asset.event_voided", asset_id="A", voided_event_id="evt-1",
+                                  reason="typo")).events  # fmt: skip
+    assert isinstance(event, EventVoided) and (event.voided_event_id, event.reason) == (
+        "evt-1",
+        "typo",
+    )
+    itself = rejected(amendment("asset.event_voided", asset_id="A", voided_event_id="evt-2"))
+    assert itself.reason.startswith("data.voided_event_id: must differ from the void's own id")
+    long = rejected(amendment("asset.event_voided", asset_id="A", voided_event_id="x",
+                              reason="r" * 501))  # fmt: skip
+    assert long.reason.startswith("data.reason:")
+
+
+def test_auto_renewal_fields_on_an_order_line() -> None:
+    (event,) = accepted(with_line(auto_renew=True, renewal_uplift_percent="3")).events
+    assert isinstance(event, AssetCreated)
+    assert (event.terms.auto_renew, event.terms.renewal_uplift_percent) == (True, 3)
+    (plain,) = accepted(ORDER).events
+    assert isinstance(plain, AssetCreated) and not plain.auto_renew
+    assert rejected(with_line(auto_renew="true")).reason == (
+        "data.lines[0].auto_renew: Input should be a valid boolean"
+    )
+    assert rejected(with_line(renewal_uplift_percent="3")).reason == (
+        "data.lines[0].renewal_uplift_percent: only allowed with auto_renew: true"
+    )
+
+
+def test_an_order_seen_before_section_9_keeps_its_fingerprint() -> None:
+    """A redelivery of a message stored before the new fields existed stays a duplicate."""
+    raw = Path(__file__).resolve().parents[1] / "scenarios" / "capricorn-initial.events.jsonl"
+    first = raw.read_bytes().splitlines()[0]
+    digest = "92e38e165d9dd1676ccf493a8b35195ea13d6d56b1855139760bebce27e00dbe"
+    assert accepted(first.decode()).fingerprint == digest
+    explicit = json.loads(first)
+    explicit["data"]["lines"][0].update(auto_renew=False)
+    assert accepted(explicit).fingerprint == digest
+    explicit["data"]["lines"][0].update(auto_renew=True)
+    assert accepted(explicit).fingerprint != digest
