@@ -1,7 +1,9 @@
 """The engine with no Kafka: the worker's handlers on an in-memory bus, in file order.
 
 `assetstream replay` drives this; tests use it as the oracle the Kafka path
-must match. The end of the input ends every grace period (SPEC §7).
+must match. The end of the input ends every grace period (SPEC §7) — but for
+events waiting for an automatic renewal, whose grace has not begun (SPEC §9.4):
+they stay in their asset's `pending_events`.
 """
 
 from __future__ import annotations
