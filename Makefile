@@ -9,16 +9,20 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down run test lint bench
+.PHONY: help venv up down run test test-fast lint bench
 
 help:
-	@echo "make run    bring up Kafka + Redis, run the worker (the main job)"
-	@echo "make test   the whole test suite against a real broker and Redis"
-	@echo "make up     start Kafka and Redis (reusing running ones) and print their addresses"
-	@echo "make down   stop only what 'make up' started in this checkout"
-	@echo "make lint   ruff check, ruff format --check, mypy"
-	@echo "make bench  benchmarks/engine_bench.py, when present"
-	@echo "make venv   create .venv and install the project (re-run when pyproject.toml changes)"
+	@echo "make run        bring up Kafka + Redis, run the worker and API with demo data (the main job)"
+	@echo "make test       the whole test suite against a real broker, cluster and Redis (what CI runs)"
+	@echo "make test-fast  the same without the slow fault trials (cluster, soak, secure broker)"
+	@echo "make up         start Kafka and Redis (reusing running ones) and print their addresses"
+	@echo "make down       stop only what this checkout started (broker, cluster, secure broker, Redis)"
+	@echo "make lint       ruff check, ruff format --check, mypy --strict"
+	@echo "make bench      engine cost per event and worker throughput against its ceiling"
+	@echo "make cluster    start a local 3-broker KRaft cluster and print its env (cluster-down: stop, wipe)"
+	@echo "make secure     start a SASL_SSL/SCRAM-SHA-512 broker and print its env (secure-down: stop, wipe)"
+	@echo "make venv       create .venv from requirements.lock (hash-checked), then the project"
+	@echo "make lock       regenerate requirements.lock with uv (LOCK_ARGS=--upgrade for newer versions)"
 
 venv: $(VENV_STAMP)
 
@@ -66,17 +70,17 @@ run: venv
 test: venv
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
+test-fast: venv
+	@bash scripts/test.sh -m "not slow" $(PYTEST_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: venv
-	@if [ -f benchmarks/engine_bench.py ]; then \
-		$(VENV)/bin/python benchmarks/engine_bench.py; \
-	else \
-		echo "benchmarks/engine_bench.py does not exist yet; nothing to run"; \
-	fi
+bench: venv up
+	$(VENV)/bin/python benchmarks/engine_bench.py
+	$(VENV)/bin/python -m benchmarks.worker_throughput
 
 # A local 3-broker KRaft cluster (127.0.0.1:19192-19194) and a SASL_SSL/SCRAM-SHA-512
 # broker (127.0.0.1:19392), for replication and secure-transport tests; see

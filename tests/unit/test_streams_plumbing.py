@@ -147,3 +147,27 @@ def test_a_revoked_partition_starts_again_from_its_committed_offset(first: int) 
     guard.forget([Revoked()])
     committed["t"] = first  # another worker may have moved it on meanwhile
     assert guard.check("t", 0, first) is None
+
+
+def test_a_command_added_while_a_flush_is_sending_is_sent_too() -> None:
+    """A buffer created during a flush must not wait for some later command to be sent."""
+    sent: list[bytes] = []
+    release = asyncio.Event()
+
+    async def slow_send(topic: str, partition: int, value: bytes) -> asyncio.Future[Any]:
+        sent.append(value)
+        await release.wait()  # the producer is busy: the flush waits here
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def run() -> None:
+        batcher = CommandBatcher(slow_send, {"c": 1})
+        first = await batcher.add("c", b"k", Tick("A"))
+        await asyncio.sleep(0.05)  # the linger flush is now stuck in slow_send
+        second = await batcher.add("c", b"k", Tick("B"))
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=2)
+
+    asyncio.run(run())
+    assert [decode_commands(v) for v in sent] == [[Tick("A")], [Tick("B")]]
