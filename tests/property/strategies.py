@@ -197,9 +197,9 @@ def outgoing_sets(draw: st.DrawFn) -> list[AssetEvent]:
             events.append(AssetTransferred(f"t{index}", "A", draw(times), day, quantity, "ACC-2",
                                            f"B-t{index}", None))  # fmt: skip
         else:
-            events.append(AssetSwapped(f"t{index}", "A", draw(times), day, quantity,
-                                       Movement.UPGRADE, "P2", "P2", draw(prices), f"S-t{index}",
-                                       None))  # fmt: skip
+            kind = draw(st.sampled_from([Movement.SWAP, Movement.UPGRADE, Movement.DOWNGRADE]))
+            events.append(AssetSwapped(f"t{index}", "A", draw(times), day, quantity, kind, "P2",
+                                       "P2", draw(prices), f"S-t{index}", None))  # fmt: skip
     events += [
         draw(amendments(creation, i, SECTION_9_KINDS)) for i in range(draw(st.integers(0, 4)))
     ]

@@ -235,20 +235,28 @@ def test_strategies_reach_every_section_9_outcome() -> None:
     """Guard against a strategy that silently stops exercising the rules."""
     seen: set[str] = set()
 
-    @settings(max_examples=600, deadline=None, derandomize=True)
-    @given(cases())
-    def collect(case: tuple[list[AssetEvent], date]) -> None:
-        events, as_of = case
-        state = fold(events, as_of=as_of)
+    def note(state: FoldState) -> None:
         seen.update(f"{a.category.value}/{a.subtype}" for a in state.actions)
         seen.update(p.reason_code.value for p in state.pending)
         seen.update("waiting" for p in state.pending if p.waiting)
         seen.update("voided" for _ in state.voided)
         seen.update(f"ended:{state.ended_by}" for _ in [0] if state.ended_by)
 
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(cases())
+    def collect(case: tuple[list[AssetEvent], date]) -> None:
+        events, as_of = case
+        note(fold(events, as_of=as_of))
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(outgoing_sets(), st.data())
+    def collect_outgoing(events: list[AssetEvent], data: st.DataObject) -> None:
+        note(fold(events, as_of=data.draw(as_of_dates(events))))
+
     collect()
+    collect_outgoing()
     expected = {"price_change/None", "renewal/auto_renewal", "swap/swap_out",
                 "upgrade/upgrade_from", "downgrade/downgrade_from", "unknown_event",
                 "invalid_void", "voided", "waiting", "ended:swap", "ended:cancellation",
-                "insufficient_quantity", "outside_lifecycle"}  # fmt: skip
+                "insufficient_quantity", "outside_lifecycle", "asset_already_exists"}  # fmt: skip
     assert expected <= seen, expected - seen
