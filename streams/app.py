@@ -109,7 +109,7 @@ def build_app(
         ),
         asset_table=asset_table,
         registry_table=registry_table,
-        clock=Clock(settings.as_of),
+        clock=Clock(settings.as_of, settings.as_of_file),
         grace=settings.pending_grace,
         partitions={
             names.commands: counts.get(names.commands, settings.partitions),

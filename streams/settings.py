@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", alias="ASSETSTREAM_TOPIC_PREFIX")
     partitions: int = Field(8, alias="ASSETSTREAM_PARTITIONS")
     as_of: dt.date | None = Field(None, alias="ASSETSTREAM_AS_OF")
+    # Test-only: a file whose date the worker's clock reads on every call (streams.clock).
+    as_of_file: Path | None = Field(None, alias="ASSETSTREAM_AS_OF_FILE")
     pending_grace: dt.timedelta = Field(dt.timedelta(hours=24), alias="ASSETSTREAM_PENDING_GRACE")
     store: str = Field("rocksdb://", alias="ASSETSTREAM_STORE")
     data_dir: Path = Field(Path("./data"), alias="ASSETSTREAM_DATA_DIR")
@@ -183,6 +185,25 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str) -> str:
         if not value.startswith(_REDIS_SCHEMES):
             raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
+        return value
+
+    @field_validator("as_of_file")
+    @classmethod
+    def _check_as_of_file(cls, value: Path | None) -> Path | None:
+        """``ASSETSTREAM_AS_OF_FILE`` (tests only): a file holding one date, ``YYYY-MM-DD``.
+
+        The worker reads it on every look at the date, so a test moves the clock by
+        rewriting it (atomically: write another file, rename it over). While it is absent,
+        ``ASSETSTREAM_AS_OF`` or today (UTC) applies; text that is not a date is ignored with
+        a warning. The file may be created later, but its folder must exist now, and the
+        path must not be a folder, so that a mistyped path is a start-up error.
+        """
+        if value is None:
+            return None
+        if value.is_dir():
+            raise ValueError(f"is a folder, not a file: {value}")
+        if not value.parent.is_dir():
+            raise ValueError(f"folder not found: {value.parent}")
         return value
 
     @field_validator("partitions")
