@@ -68,10 +68,10 @@ def round_half_up(value: Fraction, digits: int) -> Fraction:
 def _fixed(value: Fraction, digits: int) -> str:
     """Exact decimal text of a value that has at most `digits` decimal places."""
     scale = 10**digits
-    scaled = value * scale
-    if scaled.denominator != 1:
+    # Integer arithmetic, not a Fraction product: this formats every published amount.
+    units, remainder = divmod(value.numerator * scale, value.denominator)
+    if remainder:
         raise DomainError(f"{value} does not fit in {digits} decimal places")
-    units = scaled.numerator
     sign = "-" if units < 0 else ""
     whole, frac = divmod(abs(units), scale)
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"

@@ -50,6 +50,15 @@ def _month_position(anchor: date, day: date) -> Fraction:
     return k + Fraction((day - month_start).days, (month_end - month_start).days)
 
 
+_SPANS: dict[tuple[date, date, date], Fraction] = {}
+
+
 def months_between(anchor: date, start: date, end: date) -> Fraction:
     """Months in [start, end) counted from `anchor`: m(end) − m(start)."""
-    return month_position(anchor, end) - month_position(anchor, start)
+    key = (anchor, start, end)
+    months = _SPANS.get(key)
+    if months is None:
+        if len(_SPANS) >= _POSITIONS_LIMIT:
+            _SPANS.clear()
+        months = _SPANS[key] = month_position(anchor, end) - month_position(anchor, start)
+    return months

@@ -160,7 +160,7 @@ def period_amount(period: Period, terms: AssetTerms) -> Fraction:
 
 # Rounded MRR per (value, price term, currency): the same few values recur in every period
 # and every action of an asset. A pure memo, cleared when full.
-_ROUNDED_MRR: dict[tuple[Fraction, int, str], Money] = {}
+_ROUNDED_MRR: dict[tuple[int, int, int, str], Money] = {}
 _ROUNDED_MRR_LIMIT = 100_000
 
 
@@ -168,7 +168,9 @@ def rounded_mrr(period: Period | None, terms: AssetTerms) -> Money:
     """The published MRR of a period (0 for none), rounded half-up to the minor unit."""
     if period is None:
         return Money(ZERO, terms.currency)
-    key = (period.value, terms.price_term_months, terms.currency)
+    # Keyed by the value's integers: a Fraction's own hash costs a modular inverse.
+    value = period.value
+    key = (value.numerator, value.denominator, terms.price_term_months, terms.currency)
     cached = _ROUNDED_MRR.get(key)
     if cached is None:
         if len(_ROUNDED_MRR) >= _ROUNDED_MRR_LIMIT:

@@ -10,6 +10,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams import gc_policy
 from streams.acks import OrderedAcker
 from streams.agents import Agents, TopicNames
 from streams.clock import Clock
@@ -209,6 +210,7 @@ def build_app(
     async def stop_lag_monitor(app: Any, *args: Any, **kwargs: Any) -> None:
         lag_stop.set()
 
+    gc_policy.install(app)
     if with_projection:
         _attach_projection(app, settings)
     app.assetstream_agents = agents  # type: ignore[attr-defined]

@@ -63,7 +63,7 @@ def test_ten_random_sigkills_over_thirty_thousand_events_lose_nothing_and_count_
     for kill in range(1, KILLS + 1):
         # A random moment while it works: after it is ready and has had time to fetch.
         time.sleep(rnd.uniform(1.0, 5.0))
-        assert worker.alive(), worker.log_text()[-3000:]
+        assert worker.alive(), _why_it_stopped(worker.log_text())
         worker.kill()
         if kill == WIPE_AT:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -77,3 +77,11 @@ def test_ten_random_sigkills_over_thirty_thousand_events_lose_nothing_and_count_
     assert {dl["reason_code"] for dl in by_position.values()} <= {"invalid_json",
                                                                   "schema_violation"}
     assert len(by_position) == len(poison), "every poison message dead-lettered, nothing else"
+
+
+def _why_it_stopped(log: str) -> str:
+    """The first error a worker logged, and its traceback (faust re-raises it at the end)."""
+    lines = log.splitlines()
+    first = next((i for i, line in enumerate(lines)
+                  if "[ERROR]" in line or "[CRITICAL]" in line), None)  # fmt: skip
+    return "\n".join(lines[first : first + 60]) if first is not None else log[-3000:]
