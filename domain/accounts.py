@@ -62,6 +62,9 @@ from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError
 from domain.money import ZERO, Money, format_money, minor_unit_digits
+from domain.snapshot import status_at
+from domain.snapshot_types import Status
+from domain.state import FoldState, rounded_mrr
 
 # ---------------------------------------------------------------------------
 # Inputs: one record per asset change
@@ -158,6 +161,26 @@ def contribution_from_snapshot(snapshot: Mapping[str, Any]) -> AssetContribution
         currency=snapshot["currency"],
         spans=tuple(spans),
         active=snapshot["status"] == "active",
+    )
+
+
+def contribution_from_fold(asset_id: str, fold: FoldState, as_of: date) -> AssetContribution | None:
+    """The same contribution as `contribution_from_snapshot` of the asset's published snapshot,
+    straight from its fold (what the worker sends its account on every change): None when
+    the asset does not exist."""
+    terms = fold.terms
+    if terms is None:
+        return None
+    spans = [MrrSpan(p.start, p.end, rounded_mrr(p, terms).amount) for p in fold.periods]
+    if fold.next_renewal is not None and spans:
+        last = spans[-1]
+        spans[-1] = MrrSpan(last.start, None, last.mrr)
+    return AssetContribution(
+        asset_id=asset_id,
+        account_id=terms.account_id,
+        currency=terms.currency,
+        spans=tuple(spans),
+        active=status_at(fold, terms, as_of) is Status.ACTIVE,
     )
 
 
@@ -259,6 +282,44 @@ def _items(node: _AccountTreeNode[K, V] | None) -> Iterator[tuple[K, V]]:
         top = stack.pop()
         yield top.key, top.value
         node = top.right
+
+
+def _first_key_after(node: _AccountTreeNode[K, V] | None, key: K) -> K | None:
+    """The smallest key greater than `key` (O(log n))."""
+    best: K | None = None
+    while node is not None:
+        if key < node.key:
+            best = node.key
+            node = node.left
+        else:
+            node = node.right
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class AssetVersions:
+    """Per asset, the version of the last change applied to its account (persistent map).
+
+    A change carries its asset's version; one no newer than the stored one is an echo
+    (a crash replay, a late copy) and changes nothing, so each change counts once.
+    """
+
+    root: _AccountTreeNode[str, int] | None = None
+
+    def get(self, asset_id: str) -> int | None:
+        return _get(self.root, asset_id)
+
+    def with_version(self, asset_id: str, version: int) -> AssetVersions:
+        return AssetVersions(_put(self.root, asset_id, version))
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        return _items(self.root)
+
+
+def next_change_after(book: AccountBook, day: date) -> date | None:
+    """The first date after `day` where any currency's MRR changes (a clock boundary)."""
+    dates = [d for entry in book.currencies if (d := _first_key_after(entry.changes, day))]
+    return min(dates, default=None)
 
 
 def _add_fraction(

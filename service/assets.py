@@ -33,6 +33,7 @@ from domain.ledger import (
 from domain.ledger_types import DeadLetter, Delivery, Entry, EntryStatus, Outcome, Step
 from domain.reasons import ReasonCode
 from service.messages import (
+    AccountChange,
     AssetCommand,
     Deliver,
     Effect,
@@ -63,9 +64,18 @@ class RecentCommand:
 
 @dataclass(frozen=True, slots=True)
 class AssetRecord:
+    """The ledger, plus crash-replay bookkeeping and the account it counts on.
+
+    `account` is the account the asset's MRR goes to; when that changes (another creation
+    won, or the asset ceased to exist) the old account is told it left (`left`, sent again
+    on a crash replay; the account applies it once, by version).
+    """
+
     ledger: AssetLedger
     position: Position | None = None
     recent: tuple[RecentCommand, ...] = ()
+    account: str | None = None
+    left: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +124,22 @@ def handle(
                   for d in letters),
             sent,
         ))[-RECENT_COMMANDS:]  # fmt: skip
+    account, left, removal = _account_moves(record, step.ledger)
     updated = AssetRecord(step.ledger, position if position is not None else record.position,
-                          recent)  # fmt: skip
+                          recent, account, left)  # fmt: skip
     outcome = step.outcome if _is_input(command) else None
-    return Handled(updated, effects, outcome, step.written, dead_lettered=letters)
+    return Handled(updated, (*effects, *removal), outcome, step.written, dead_lettered=letters)
+
+
+def _account_moves(
+    record: AssetRecord, ledger: AssetLedger
+) -> tuple[str | None, str | None, tuple[AccountChange, ...]]:
+    """(account now, account left by this change, the removal to send it)."""
+    now = ledger.account_id
+    if record.account is None or record.account == now:
+        return now if now is not None else record.account, record.left, ()
+    removal = AccountChange(record.account, ledger.asset_id, ledger.version, None)
+    return now, record.account, (removal,)
 
 
 def finish(record: AssetRecord, *, as_of: date, now: datetime) -> Handled:
@@ -218,4 +240,6 @@ def _replay(record: AssetRecord, position: Position, now: datetime) -> Handled:
         effects.extend(_resent(ledger, now))
     else:
         written = ()  # it wrote nothing but the head
+    if record.left is not None:
+        effects.append(AccountChange(record.left, ledger.asset_id, ledger.version, None))
     return Handled(record, tuple(effects), Outcome.DUPLICATE, written, replayed=True)

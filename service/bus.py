@@ -3,8 +3,10 @@
 `assetstream replay` and the tests' oracle drive it. Each input message goes
 through `intake`; the commands it produces are handled in arrival order
 (first in, first out, as a single partition would deliver them), the asset
-commands by `service.assets.handle` against in-memory records and the claims
-by `service.registry.rule` against an in-memory registry. Nothing expires
+commands by `service.assets.handle` against in-memory records, the claims
+by `service.registry.rule` against an in-memory registry, and the account
+changes a published asset sends (`service.accounts`) against in-memory account
+records, as the worker's publisher sends them. Nothing expires
 before the end of the input (`finish`), which ends every grace period — but for
 events waiting for an automatic renewal (SPEC §9.4): they stay in
 `pending_events`, as in the worker until their date comes.
@@ -16,10 +18,22 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from typing import Any
+
+from domain.accounts import record_to_dict, render
 from domain.ledger_types import DeadLetter, Outcome, Source
-from service import assets
+from service import accounts, assets
 from service.intake import intake
-from service.messages import Claim, Command, Effect, Publish, Retract
+from service.messages import (
+    AccountChange,
+    AccountTick,
+    Claim,
+    Command,
+    Effect,
+    Publish,
+    PublishAccount,
+    Retract,
+)
 from service.registry import rule
 
 # Replay never ticks: grace periods end only with the input.
@@ -37,6 +51,7 @@ class Bus:
     rejected: list[DeadLetter] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     published: set[str] = field(default_factory=set)  # assets whose snapshot exists
+    accounts: dict[str, accounts.AccountRecord] = field(default_factory=dict)
     messages: int = 0
     _queue: deque[Command] = field(default_factory=deque)
 
@@ -72,6 +87,12 @@ class Bus:
                 self.registry[command.event_id] = ruling.winner
                 self._emit(ruling.effects)
                 continue
+            if isinstance(command, AccountChange | AccountTick):
+                account_id = command.account_id
+                account = self.accounts.get(account_id) or accounts.empty_account(account_id)
+                done = accounts.handle_account(account, command, position=None, as_of=self.as_of)
+                self.accounts[account_id] = done.record
+                continue
             asset_id = command.asset_id
             record = self.records.get(asset_id) or assets.empty_record(asset_id)
             handled = assets.handle(record, command, position=None, as_of=self.as_of,
@@ -88,7 +109,23 @@ class Bus:
                 self.outcomes[f"dead_lettered:{effect.reason_code.value}"] += 1
             elif isinstance(effect, Publish):
                 self.published.add(effect.asset_id)
+                # The worker's publisher sends the account change with the snapshot.
+                change = accounts.contribution_change(self.records[effect.asset_id].ledger)
+                if change is not None:
+                    self._queue.append(change)
+            elif isinstance(effect, PublishAccount):
+                pass  # records are rendered at the end (`account_records`)
             elif isinstance(effect, Retract):
                 self.published.discard(effect.asset_id)
             else:
                 self._queue.append(effect)
+
+    def account_records(self) -> list[dict[str, Any]]:
+        """Every account that has assets, as SPEC §10's record, sorted by account id."""
+        records = []
+        for account_id in sorted(self.accounts):
+            account = self.accounts[account_id]
+            rendered = render(account.book, self.as_of)
+            if rendered is not None:
+                records.append(record_to_dict(rendered, max(account.version, 1)))
+        return records

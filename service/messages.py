@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.accounts import AssetContribution
 from domain.events import TargetRefusal
 from domain.ledger_types import DeadLetter, Delivery, Source
 
@@ -72,7 +73,30 @@ class Claim:
     received_at: datetime
 
 
-Command = AssetCommand | Claim
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What one asset now adds to an account (SPEC §10); `contribution` None: it left.
+
+    `version` is the asset's snapshot version: the account applies a change only when it is
+    newer than the last one from that asset, so a replayed or late copy counts nothing twice.
+    """
+
+    account_id: str
+    asset_id: str
+    version: int
+    contribution: AssetContribution | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTick:
+    """The clock moved for this account: a movement may have become current."""
+
+    account_id: str
+
+
+AccountCommand = AccountChange | AccountTick
+
+Command = AssetCommand | Claim | AccountCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +107,17 @@ class Publish:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishAccount:
+    """Publish this account's current record (a tombstone when it has no assets left)."""
+
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Retract:
     """This asset no longer exists: publish a tombstone for its key."""
 
     asset_id: str
 
 
-Effect = Command | Publish | Retract | DeadLetter
+Effect = Command | Publish | Retract | PublishAccount | DeadLetter

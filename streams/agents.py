@@ -39,15 +39,31 @@ from domain.reasons import ReasonCode
 from schemas.outputs import dead_letter_json
 from service import assets
 from service.intake import intake
-from service.messages import AssetCommand, Claim, Deliver, Effect, Publish, Retract, Revoke, Tick
+from service.accounts import AccountRecord, contribution_change, handle_account
+from service.accounts import next_boundary as next_account_boundary
+from service.messages import (
+    AccountChange,
+    AccountTick,
+    AssetCommand,
+    Claim,
+    Command,
+    Deliver,
+    Effect,
+    Publish,
+    PublishAccount,
+    Retract,
+    Revoke,
+    Tick,
+)
 from service.registry import rule
 from streams import metrics
+from streams.account_store import AccountStore, is_account_head_key
 from streams.asset_store import AssetStore
 from streams.batching import CommandBatcher
 from streams.changelog import ChangelogWriter
 from streams.clock import Clock
 from streams.ops.pending import PendingTracker
-from streams.publishing import SnapshotPublisher
+from streams.publishing import AccountPublisher, SnapshotPublisher
 from streams.records import RecordError, decode_commands, is_head_key
 
 log = logging.getLogger(__name__)
@@ -55,6 +71,7 @@ log = logging.getLogger(__name__)
 # Kafka's default broker limit (message.max.bytes) less headroom: what a dead letter is
 # cut down to when a topic created by someone else refuses a larger one.
 FALLBACK_MESSAGE_BYTES = 900_000
+ACCOUNT_SHARE_CACHE = 100_000
 
 
 def _too_large(exc: BaseException) -> bool:
@@ -76,6 +93,8 @@ class TopicNames:
     by_event: str
     snapshots: str
     deadletter: str
+    account_changes: str = "assets.account-changes"
+    accounts: str = "accounts.mrr"
 
 
 @dataclass
@@ -86,6 +105,7 @@ class Agents:
     topics: TopicNames
     asset_table: Any
     registry_table: Any
+    account_table: Any
     clock: Clock
     grace: timedelta
     partitions: dict[str, int]
@@ -93,6 +113,9 @@ class Agents:
     max_message_bytes: int
     max_snapshot_bytes: int
     wake_index: dict[bytes, tuple[datetime | None, date | None]] = field(default_factory=dict)
+    account_wake: dict[bytes, date] = field(default_factory=dict)
+    # What each recently published asset last sent its account (an unchanged one is not sent).
+    account_shares: dict[bytes, tuple[str, object]] = field(default_factory=dict)
     # Sends not yet acknowledged, per task: the agents share this object and run concurrently.
     in_flight: dict[asyncio.Task[Any] | None, list[Any]] = field(default_factory=dict)
     pending_gauges: PendingTracker = field(default_factory=PendingTracker)
@@ -104,10 +127,16 @@ class Agents:
         self.store = AssetStore(self.asset_table)
         self.batcher = CommandBatcher(self._send_batch, self.partitions)
         self.publisher = SnapshotPublisher(
-            self._send_snapshot, window=self.publish_window, limit=self.max_snapshot_bytes
+            self._send_snapshot,
+            window=self.publish_window,
+            limit=self.max_snapshot_bytes,
+            also=self._send_account_share,
         )
+        self.accounts = AccountStore(self.account_table)
+        self.account_publisher = AccountPublisher(self._send_account, window=self.publish_window)
         self.asset_rows = ChangelogWriter(self.app, self.asset_table)
         self.registry_rows = ChangelogWriter(self.app, self.registry_table)
+        self.account_rows = ChangelogWriter(self.app, self.account_table)
 
     # --- bookkeeping of sends -------------------------------------------------------------------
 
@@ -125,6 +154,23 @@ class Agents:
 
     async def _send_batch(self, topic: str, partition: int, value: bytes) -> Any:
         return await self._produce(topic, None, value, partition)
+
+    async def _send_account(self, key: bytes, value: bytes | None) -> Any:
+        return await self._produce(self.topics.accounts, key, value)
+
+    async def _send_account_share(self, key: bytes, ledger: AssetLedger) -> Any:
+        """With an asset's snapshot, what it now adds to its account (when that changed)."""
+        change = contribution_change(ledger)
+        if change is None:
+            return None
+        share = (change.account_id, change.contribution)
+        if self.account_shares.get(key) == share:
+            return None
+        self.account_shares[key] = share
+        if len(self.account_shares) > ACCOUNT_SHARE_CACHE:
+            self.account_shares.pop(next(iter(self.account_shares)))
+        return await self.batcher.add(self.topics.account_changes, change.account_id.encode(),
+                                      change)  # fmt: skip
 
     async def _send_snapshot(self, key: bytes, value: bytes | None) -> Any:
         sent = await self._produce(self.topics.snapshots, key, value)
@@ -189,20 +235,19 @@ class Agents:
         for index, command in enumerate(commands):
             started = time.perf_counter()
             try:
-                if isinstance(command, Claim):
-                    raise RecordError("the fold got a claim")
+                if isinstance(command, Claim | AccountChange | AccountTick):
+                    raise RecordError(f"the fold got a {type(command).__name__}")
                 await self.apply(command, (message.offset, index), message.partition)
             except Exception:
                 source = command.delivery.source if isinstance(command, Deliver) else None
-                key = None if isinstance(command, Claim) else command.asset_id.encode()
+                asset_id = getattr(command, "asset_id", None)
+                key = asset_id.encode() if isinstance(asset_id, str) else None
                 await self.internal_error("fold", key, source)
             metrics.LATENCY.observe(time.perf_counter() - started)
         if self.publisher.immediate:
             await self.publisher.close_window()
 
-    async def apply(
-        self, command: AssetCommand, position: assets.Position, partition: int
-    ) -> None:
+    async def apply(self, command: AssetCommand, position: assets.Position, partition: int) -> None:
         """One command for one asset: load, handle, store, then carry out its effects."""
         key = command.asset_id.encode()
         record = self.store.load(key)
@@ -218,6 +263,44 @@ class Agents:
         await self.carry_out(handled.effects, ledger)
         self.remember_wake_up(key, ledger)
 
+    # --- 4. accounts ------------------------------------------------------------------------------
+
+    async def account(self, event: Any) -> None:
+        """Changes from assets (and ticks) for the accounts on this partition (SPEC §10)."""
+        message = event.message
+        try:
+            commands = decode_commands(message.value)
+        except RecordError:
+            await self.internal_error("accounts", message.key, None)
+            return
+        for index, command in enumerate(commands):
+            try:
+                if not isinstance(command, AccountChange | AccountTick):
+                    raise RecordError(f"the account agent got a {type(command).__name__}")
+                key = command.account_id.encode()
+                record = self.accounts.load(key)
+                handled = handle_account(record, command, position=(message.offset, index),
+                                         as_of=self.clock.today())  # fmt: skip
+                for row_key, row in self.accounts.save(key, handled.record,
+                                                       handled.changed_asset):  # fmt: skip
+                    self.pending().append(
+                        await self.account_rows.set(row_key, row, message.partition)
+                    )
+                if handled.effects:
+                    self.pending().append(self.account_publisher.publish(key, handled.record))
+                self._remember_account(key, handled.record)
+            except Exception:
+                await self.internal_error("accounts", message.key, None)
+        if self.account_publisher.immediate:
+            await self.account_publisher.close_window()
+
+    def _remember_account(self, key: bytes, record: AccountRecord) -> None:
+        boundary = next_account_boundary(record)
+        if boundary is None:
+            self.account_wake.pop(key, None)
+        else:
+            self.account_wake[key] = boundary
+
     # --- effects --------------------------------------------------------------------------------
 
     async def carry_out(
@@ -232,10 +315,15 @@ class Agents:
                 await self.dead_letter(effect)
             elif isinstance(effect, Claim):
                 await self.command(self.topics.by_event, effect.event_id.encode(), effect)
+            elif isinstance(effect, AccountChange | AccountTick):
+                key = effect.account_id.encode()
+                await self.command(self.topics.account_changes, key, effect)
+            elif isinstance(effect, PublishAccount):  # pragma: no cover - only the account agent
+                raise RuntimeError("an account publication outside the account agent")
             else:
                 await self.command(self.topics.commands, effect.asset_id.encode(), effect)
 
-    async def command(self, topic: str, key: bytes, command: Claim | AssetCommand) -> None:
+    async def command(self, topic: str, key: bytes, command: Command) -> None:
         self.pending().append(await self.batcher.add(topic, key, command))
 
     async def dead_letter(self, letter: DeadLetter) -> None:
@@ -299,6 +387,20 @@ class Agents:
             except Exception:  # one bad row must not stop the timer
                 log.exception("cannot read asset %r from the table", key)
 
+    async def rebuild_account_wake(self) -> None:
+        """The account side of `rebuild_wake_index`: each account's next MRR change date."""
+        self.account_wake.clear()
+        for number, key in enumerate(list(self.account_table.keys())):
+            if number % 200 == 199:
+                await asyncio.sleep(0)
+            if not is_account_head_key(key):
+                continue
+            try:
+                record = self.accounts.cached(key) or self.accounts.load(key)
+                self._remember_account(key, record)
+            except Exception:  # one bad row must not stop the timer
+                log.exception("cannot read account %r from the table", key)
+
     async def tick(self) -> int:
         """Send a tick to every asset whose grace ended or whose next boundary passed."""
         today, now = self.clock.today(), self.clock.now()
@@ -313,10 +415,14 @@ class Agents:
             # The fold re-adds it after the tick; the fold may also have removed it meanwhile.
             self.wake_index.pop(key, None)
             await self.command(self.topics.commands, key, Tick(key.decode()))
+        accounts_due = [key for key, day in list(self.account_wake.items()) if day <= today]
+        for key in accounts_due:
+            self.account_wake.pop(key, None)
+            await self.command(self.topics.account_changes, key, AccountTick(key.decode()))
         await self.batcher.flush()
         # A failed tick is logged by the timer; the index rebuild wakes the asset again.
         await asyncio.gather(*self.take_pending())
-        return len(due)
+        return len(due) + len(accounts_due)
 
 
 __all__ = ["Agents", "Revoke", "TopicNames"]

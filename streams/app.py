@@ -17,7 +17,7 @@ from streams.clock import Clock
 from streams.offsets import OffsetGuard, committed_offsets_of
 from streams.ops.lag import run_lag_monitor
 from streams.settings import Settings, app_id, broker_credentials, faust_broker_urls
-from streams.topics import ASSET_TABLE, FINGERPRINT_TABLE, topic_names
+from streams.topics import ACCOUNT_TABLE, ASSET_TABLE, FINGERPRINT_TABLE, topic_names
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 def build_app(
     settings: Settings, *, with_projection: bool = True, partitions: dict[str, int] | None = None
 ) -> faust.App:
-    """The worker's app: intake → (commands by asset id | claims by event id) → fold | registry.
+    """The worker's app: intake → (commands by asset id | claims by event id) → fold | registry;
+    fold → asset changes by account id → account rollup (SPEC §10).
 
     `partitions`: the partition counts of the internal topics (from `ensure_topics`); the
     batcher chooses partitions itself, so it must know them.
@@ -92,12 +93,16 @@ def build_app(
 
     orders, amendments = topic(names.orders), topic(names.amendments)
     by_event, commands = topic(names.by_event), topic(names.commands)
+    account_changes = topic(names.account_changes)
     # bytes keys and values select faust's raw codec: we encode values ourselves.
     asset_table = app.Table(
         ASSET_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
     )
     registry_table = app.Table(
         FINGERPRINT_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    account_table = app.Table(
+        ACCOUNT_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
     )
     counts = partitions or {}
     agents = Agents(
@@ -107,14 +112,18 @@ def build_app(
             by_event=names.by_event,
             snapshots=names.snapshots,
             deadletter=names.deadletter,
+            account_changes=names.account_changes,
+            accounts=names.accounts,
         ),
         asset_table=asset_table,
         registry_table=registry_table,
+        account_table=account_table,
         clock=Clock(settings.as_of, settings.as_of_file),
         grace=settings.pending_grace,
         partitions={
             names.commands: counts.get(names.commands, settings.partitions),
             names.by_event: counts.get(names.by_event, settings.partitions),
+            names.account_changes: counts.get(names.account_changes, settings.partitions),
         },
         publish_window=settings.publish_window.total_seconds(),
         max_message_bytes=settings.max_message_bytes,
@@ -164,6 +173,10 @@ def build_app(
     async def fold_assets(stream: Any) -> None:
         await consume(stream, agents.fold)
 
+    @app.agent(account_changes, name="accounts", concurrency=1)
+    async def account_rollup(stream: Any) -> None:
+        await consume(stream, agents.account)
+
     @app.timer(interval=ACK_IDLE_SECONDS)  # type: ignore[untyped-decorator]  # faust untyped
     async def ack_idle_events() -> None:
         # An agent waiting for its next event acks nothing: ack its finished tail here.
@@ -186,6 +199,7 @@ def build_app(
             loop_time = asyncio.get_running_loop().time()
             if view != rebuilt["view"] or loop_time - rebuilt["at"] > WAKE_INDEX_REBUILD_SECONDS:
                 await agents.rebuild_wake_index()
+                await agents.rebuild_account_wake()
                 rebuilt.update(at=loop_time, view=view)
             await agents.tick()
         except Exception:  # the timer must keep running

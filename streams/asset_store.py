@@ -81,6 +81,7 @@ class AssetStore:
             position=record.position, next_seq=ledger.next_seq, version=ledger.version,
             published=ledger.published, updated_by=ledger.updated_by_event_id,
             pending_since=ledger.pending_since, revoked=ledger.revoked, recent=record.recent,
+            account=record.account, left=record.left,
         ))  # fmt: skip
         rows.append((key, head))
         self._remember(key, head, record, None if written is None else _payload_bytes(written))
@@ -107,7 +108,8 @@ class AssetStore:
             updated_by_event_id=head.updated_by,
         )
         position = tuple(head.position) if head.position is not None else None
-        return AssetRecord(ledger, position, head_recent(head))  # type: ignore[arg-type]
+        return AssetRecord(ledger, position, head_recent(head), head.account,  # type: ignore[arg-type]
+                           head.left)  # fmt: skip
 
     def _remember(
         self, key: bytes, head: bytes, record: AssetRecord, added: int | None = None

@@ -11,7 +11,9 @@ versions may then skip numbers (consumers keep the highest). A window of 0
 publishes after every event.
 
 Rendering keeps one `SnapshotRenderer` per recently published asset, so only
-the rows that changed are encoded again.
+the rows that changed are encoded again. Account records (SPEC §10) are
+published the same way (`AccountPublisher`), each currency's part rendered
+again only when it changed.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import msgspec
+
+from domain.accounts import AccountBook, record_to_dict
+from domain.accounts import AccountRecord as AccountRecordView
+from domain.accounts import render as render_account
 from domain.ledger import AssetLedger
 from schemas.snapshot_render import SnapshotRenderer
+from service.accounts import AccountRecord
 from streams import metrics
+
+State = TypeVar("State")
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +45,23 @@ RENDERER_CACHE_SIZE = 5_000
 SendFn = Callable[[bytes, bytes | None], Awaitable[Awaitable[Any]]]
 
 
-class SnapshotPublisher:
-    def __init__(self, send: SendFn, *, window: float, limit: int) -> None:
-        self._send = send
+# After an asset's snapshot is sent: what else to send with it (its account change), if any.
+AlsoFn = Callable[[bytes, AssetLedger], Awaitable[Awaitable[Any] | None]]
+
+
+class WindowPublisher(Generic[State]):
+    """Keeps the latest state per key within a window and publishes each key once."""
+
+    def __init__(self, *, window: float) -> None:
         self._window = window
-        self._limit = limit
-        self._dirty: dict[bytes, AssetLedger | None] = {}
+        self._dirty: dict[bytes, State] = {}
         self._done: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._renderers: OrderedDict[bytes, SnapshotRenderer] = OrderedDict()
 
-    def publish(self, key: bytes, ledger: AssetLedger) -> asyncio.Future[None]:
-        """Publish this asset's latest state (a tombstone when it no longer exists)."""
-        self._dirty[key] = ledger
+    def publish(self, key: bytes, state: State) -> asyncio.Future[None]:
+        """Publish this key's latest state when the window closes; the future completes once
+        the broker has acknowledged it."""
+        self._dirty[key] = state
         return self._window_future()
 
     async def close_window(self) -> None:
@@ -61,11 +75,13 @@ class SnapshotPublisher:
         if done is None:
             return
         try:
-            acknowledgements = [await self._send_one(key, ledger) for key, ledger in dirty.items()]
+            acknowledgements = []
+            for key, state in dirty.items():
+                acknowledgements.extend(await self._send_one(key, state))
         except BaseException as exc:
             done.set_exception(exc)
             raise
-        _settle_all([a for a in acknowledgements if a is not None], done)
+        _settle_all(acknowledgements, done)
 
     @property
     def immediate(self) -> bool:
@@ -84,9 +100,30 @@ class SnapshotPublisher:
         task = asyncio.ensure_future(self.close_window())
         task.add_done_callback(_log_failure)
 
-    async def _send_one(self, key: bytes, ledger: AssetLedger | None) -> Awaitable[Any] | None:
-        if ledger is None or not ledger.exists:
-            if ledger is not None and ledger.version == 0:
+    async def _send_one(self, key: bytes, state: State) -> list[Awaitable[Any]]:
+        raise NotImplementedError
+
+
+class SnapshotPublisher(WindowPublisher[AssetLedger]):
+    """Asset snapshots, rendered incrementally; `also` sends what goes with each (its account
+    change), acknowledged with the window."""
+
+    def __init__(self, send: SendFn, *, window: float, limit: int,
+                 also: AlsoFn | None = None) -> None:  # fmt: skip
+        super().__init__(window=window)
+        self._send = send
+        self._limit = limit
+        self._also = also
+        self._renderers: OrderedDict[bytes, SnapshotRenderer] = OrderedDict()
+
+    async def _send_one(self, key: bytes, ledger: AssetLedger) -> list[Awaitable[Any]]:
+        sent = await self._send_snapshot(key, ledger)
+        extra = await self._also(key, ledger) if self._also is not None else None
+        return [a for a in (sent, extra) if a is not None]
+
+    async def _send_snapshot(self, key: bytes, ledger: AssetLedger) -> Awaitable[Any] | None:
+        if not ledger.exists:
+            if ledger.version == 0:
                 return None  # never existed: nothing to retract
             self._renderers.pop(key, None)
             metrics.TOMBSTONES.inc()
@@ -100,6 +137,32 @@ class SnapshotPublisher:
             return None
         metrics.SNAPSHOTS.inc()
         return await self._send(key, value)
+
+
+class AccountPublisher(WindowPublisher[AccountRecord]):
+    """Account records (SPEC §10): rendered from the book at the record's as-of; a tombstone
+    for an account left without assets."""
+
+    def __init__(self, send: SendFn, *, window: float) -> None:
+        super().__init__(window=window)
+        self._send = send
+        self._rendered: OrderedDict[bytes, tuple[AccountBook, AccountRecordView | None]] = (
+            OrderedDict()
+        )
+
+    async def _send_one(self, key: bytes, account: AccountRecord) -> list[Awaitable[Any]]:
+        as_of = account.as_of
+        if as_of is None:
+            return []
+        previous = self._rendered.pop(key, None)
+        view = render_account(account.book, as_of, previous)
+        self._rendered[key] = (account.book, view)
+        if len(self._rendered) > RENDERER_CACHE_SIZE:
+            self._rendered.popitem(last=False)
+        if view is None:
+            return [await self._send(key, None)]
+        value = msgspec.json.encode(record_to_dict(view, account.version))
+        return [await self._send(key, value)]
 
 
 def _settle_all(acknowledgements: list[Awaitable[Any]], done: asyncio.Future[None]) -> None:

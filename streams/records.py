@@ -56,7 +56,17 @@ from domain.ledger import Entry, EntryStatus, PendingClock, PublishedHead
 from domain.ledger_types import Delivery, Source
 from domain.reasons import ReasonCode
 from service.assets import Position, RecentCommand
-from service.messages import Claim, Command, Deliver, Revoke, TargetRefused, Tick
+from domain.accounts import AssetContribution, MrrSpan
+from service.messages import (
+    AccountChange,
+    AccountTick,
+    Claim,
+    Command,
+    Deliver,
+    Revoke,
+    TargetRefused,
+    Tick,
+)
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -257,6 +267,11 @@ def command_to_list(command: Command) -> list[Any]:
         return ["tick/1", command.asset_id]
     if isinstance(command, TargetRefused):
         return ["refused/1", event_to_list(command.refusal)]
+    if isinstance(command, AccountChange):
+        return ["account-change/1", command.account_id, command.asset_id, command.version,
+                contribution_to_list(command.contribution)]  # fmt: skip
+    if isinstance(command, AccountTick):
+        return ["account-tick/1", command.account_id]
     return ["claim/1", command.event_id, command.fingerprint, list(command.asset_ids),
             _source(command.source), command.received_at.isoformat()]  # fmt: skip
 
@@ -274,12 +289,34 @@ def command_from_list(item: list[Any]) -> Command:
         if not isinstance(refusal, TargetRefusal):
             raise RecordError(f"a refused/1 command holds a {type(refusal).__name__}")
         return TargetRefused(refusal)
+    if tag == "account-change/1":
+        return AccountChange(item[1], item[2], item[3], contribution_from_list(item[4]))
+    if tag == "account-tick/1":
+        return AccountTick(item[1])
     if tag == "claim/1":
         source = _to_source(item[4])
         if source is None:
             raise RecordError("a claim without its source")
         return Claim(item[1], item[2], tuple(item[3]), source, datetime.fromisoformat(item[5]))
     raise RecordError(f"unknown command tag {tag!r}")
+
+
+def contribution_to_list(contribution: AssetContribution | None) -> list[Any] | None:
+    if contribution is None:
+        return None
+    return [contribution.asset_id, contribution.account_id, contribution.currency,
+            contribution.active,
+            [[s.start.isoformat(), s.end.isoformat() if s.end else None, _fraction(s.mrr)]
+             for s in contribution.spans]]  # fmt: skip
+
+
+def contribution_from_list(item: list[Any] | None) -> AssetContribution | None:
+    if item is None:
+        return None
+    asset_id, account_id, currency, active, spans = item
+    return AssetContribution(asset_id, account_id, currency, tuple(
+        MrrSpan(date.fromisoformat(start), date.fromisoformat(end) if end else None,
+                _to_fraction(mrr)) for start, end, mrr in spans), active)  # fmt: skip
 
 
 def encode_commands(commands: list[Command]) -> bytes:
@@ -349,6 +386,10 @@ class Head(msgspec.Struct, frozen=True, kw_only=True):
     pending_since: list[tuple[str, str]]  # (action_id, RFC 3339)
     revoked: list[tuple[str, str]]  # (event_id, fingerprint)
     recent: list[tuple[tuple[int, int], list[int], list[tuple[int | None, str, str, str]], bool]]
+    # Added within head/1 (absent in older rows, hence the defaults): the account the asset
+    # counts on, and the one its last change left (SPEC §10).
+    account: str | None = None
+    left: str | None = None
 
 
 def make_head(
@@ -361,8 +402,12 @@ def make_head(
     pending_since: tuple[PendingClock, ...],
     revoked: tuple[tuple[str, str], ...],
     recent: tuple[RecentCommand, ...],
+    account: str | None = None,
+    left: str | None = None,
 ) -> Head:
     return Head(
+        account=account,
+        left=left,
         position=position,
         next_seq=next_seq,
         version=version,
@@ -418,3 +463,60 @@ def decode_head(raw: bytes) -> Head:
             "under a new ASSETSTREAM_TOPIC_PREFIX (see docs/state.md)"
         )
     raise RecordError(f"not a head row: {raw[:40]!r}")
+
+
+# --- account rows (SPEC §10) -------------------------------------------------------------
+
+ACCOUNT_INDEX_SEPARATOR = b"\x01"
+
+
+def account_share_key(account_key: bytes, seq: int) -> bytes:
+    """The row of the `seq`-th asset seen on an account (its contribution and version)."""
+    return account_key + ENTRY_SEPARATOR + str(seq).encode()
+
+
+def account_index_key(account_key: bytes, asset_id: str) -> bytes:
+    """The row giving an asset's `seq` on an account (written once, when it first arrives)."""
+    return account_key + ACCOUNT_INDEX_SEPARATOR + asset_id.encode()
+
+
+class AccountHead(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's head row: bounded, whatever the number of its assets."""
+
+    position: tuple[int, int] | None
+    version: int
+    as_of: str | None
+    existed: bool
+    next_seq: int
+
+
+def encode_account_head(head: AccountHead) -> bytes:
+    return b'["account/1",' + _encode(head) + b"]"
+
+
+_ACCOUNT_HEAD_DECODER = msgspec.json.Decoder(tuple[str, AccountHead])
+
+
+def decode_account_head(raw: bytes) -> AccountHead:
+    if not raw.startswith(b'["account/1",'):
+        raise RecordError(f"not an account head row: {raw[:40]!r}")
+    try:
+        return _ACCOUNT_HEAD_DECODER.decode(raw)[1]
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RecordError(f"malformed account head row: {exc}") from exc
+
+
+def encode_share(asset_id: str, version: int, contribution: AssetContribution | None) -> bytes:
+    return _encode(["share/1", asset_id, version, contribution_to_list(contribution)])
+
+
+def decode_share(raw: bytes) -> tuple[str, int, AssetContribution | None]:
+    try:
+        tag, asset_id, version, contribution = _decode(raw)
+        if tag != "share/1":
+            raise RecordError(f"unknown account row tag {tag!r}")
+        return asset_id, version, contribution_from_list(contribution)
+    except RecordError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, msgspec.DecodeError) as exc:
+        raise RecordError(f"malformed account row: {exc}") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from domain.ledger_types import DeadLetter, Source
 from domain.snapshot import render
@@ -56,6 +57,10 @@ class ReplayEngine:
     def asset_ids(self) -> list[str]:
         """Assets with a published snapshot, sorted."""
         return sorted(self.bus.published)
+
+    def account_records(self) -> list[dict[str, Any]]:
+        """SPEC §10's account records, sorted by account id (`DIR/accounts.jsonl`)."""
+        return self.bus.account_records()
 
     def snapshot_json(self, asset_id: str) -> bytes | None:
         """The asset's snapshot exactly as the worker would publish it."""

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     from streams.replay import ReplayEngine
 
-HELP = "Fold a JSONL file of events with no Kafka; write snapshots.jsonl and rejected.jsonl."
+HELP = (
+    "Fold a JSONL file of events with no Kafka; write snapshots.jsonl, rejected.jsonl and "
+    "accounts.jsonl."
+)
 
 
 def as_of_date(text: str) -> date:
@@ -74,7 +77,7 @@ def _read_lines(path: str) -> list[bytes]:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from schemas.outputs import dead_letter_to_dict, snapshot_to_dict
+    from schemas.outputs import dead_letter_to_dict
     from streams.replay import ReplayEngine
 
     source_name = "stdin" if args.events == "-" else Path(args.events).name
@@ -90,12 +93,18 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "snapshots.jsonl").open("w", encoding="utf-8") as handle:
-        for asset_id in sorted(engine.snapshots):
-            handle.write(json.dumps(snapshot_to_dict(engine.snapshots[asset_id])) + "\n")
+    # The worker's own renderer: the bytes the worker would publish (version and as_of apart).
+    with (out / "snapshots.jsonl").open("wb") as binary:
+        for asset_id in engine.asset_ids():
+            rendered = engine.snapshot_json(asset_id)
+            if rendered is not None:
+                binary.write(rendered + b"\n")
     with (out / "rejected.jsonl").open("w", encoding="utf-8") as handle:
         for letter in engine.rejected:
             handle.write(json.dumps(dead_letter_to_dict(letter)) + "\n")
+    with (out / "accounts.jsonl").open("w", encoding="utf-8") as handle:
+        for record in engine.account_records():
+            handle.write(json.dumps(record) + "\n")
     _print_summary(engine, out)
     return 0
 

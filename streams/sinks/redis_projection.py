@@ -63,7 +63,7 @@ from streams.readmodel import (
     progress_field,
 )
 from streams.sinks.logfilters import RateLimitFilter
-from streams.topics import SNAPSHOTS
+from streams.topics import ACCOUNTS, SNAPSHOTS
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -76,7 +76,7 @@ outage_log = logging.getLogger(f"{__name__}.outage")
 outage_log.addFilter(RateLimitFilter(5.0))
 
 SNAPSHOTS_TOPIC: Final = SNAPSHOTS
-ACCOUNTS_TOPIC: Final = "accounts.mrr"  # SPEC §10; created by the worker at start-up
+ACCOUNTS_TOPIC: Final = ACCOUNTS  # SPEC §10; created by the worker at start-up
 
 # The compacted topics projected from the settings: base name, record kind,
 # and whether the projection waits for it (required) or goes on without it

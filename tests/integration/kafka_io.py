@@ -63,6 +63,11 @@ async def _read_all(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[Any
         await consumer.stop()
 
 
+def final_records(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
+    """Highest version per key of a compacted topic; a tombstone after it removes the key."""
+    return final_snapshots(bootstrap, topic)
+
+
 def final_snapshots(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     """Highest version per key; a tombstone after it removes the asset."""
     latest: dict[str, dict[str, Any] | None] = {}
@@ -88,7 +93,10 @@ def content(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_outputs(
-    out: Path, snapshots: dict[str, dict[str, Any]], rejected: list[dict[str, Any]]
+    out: Path,
+    snapshots: dict[str, dict[str, Any]],
+    rejected: list[dict[str, Any]],
+    accounts: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Lay Kafka's results out like `assetstream replay`, so compare.py can judge them."""
     out.mkdir(parents=True, exist_ok=True)
@@ -96,3 +104,7 @@ def write_outputs(
         "".join(json.dumps(snapshots[k]) + "\n" for k in sorted(snapshots))
     )
     (out / "rejected.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rejected))
+    records = accounts or {}
+    (out / "accounts.jsonl").write_text(
+        "".join(json.dumps(records[k]) + "\n" for k in sorted(records))
+    )

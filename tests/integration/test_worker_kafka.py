@@ -48,7 +48,7 @@ def test_golden_scenario_through_kafka_matches_expected(
     compare = compare_module()
 
     def judged() -> bool:
-        write_outputs(tmp_path / "out", stack.snapshots(), stack.dead_letters())
+        write_outputs(tmp_path / "out", stack.snapshots(), stack.dead_letters(), stack.accounts())
         with contextlib.redirect_stdout(io.StringIO()):
             return bool(compare.main(str(tmp_path / "out"), str(expected_path)) == 0)
 

@@ -74,6 +74,10 @@ class Stack:
     def snapshots(self) -> dict[str, dict[str, Any]]:
         return final_snapshots(self.bootstrap, self.prefix + "assets.snapshots")
 
+    def accounts(self) -> dict[str, dict[str, Any]]:
+        """The latest account record per account (SPEC §10), tombstones applied."""
+        return final_snapshots(self.bootstrap, self.prefix + "accounts.mrr")
+
     def dead_letters(self) -> list[dict[str, Any]]:
         return dead_letters(self.bootstrap, self.prefix + "assets.deadletter")
 

@@ -28,6 +28,7 @@ from streams.records import decode_commands, encode_commands, entry_key
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 COMMANDS, BY_EVENT = "assets.commands", "assets.by-event"
+ACCOUNT_CHANGES = "assets.account-changes"
 
 
 @dataclass
@@ -106,13 +107,17 @@ class Event:
 
 
 def _agents(app: FakeApp | None = None, tables: tuple[FakeTable, FakeTable] | None = None,
-            as_of: date = date(2026, 6, 1), grace: timedelta = timedelta(hours=24)) -> Agents:  # fmt: skip
+            as_of: date = date(2026, 6, 1), grace: timedelta = timedelta(hours=24),
+            accounts: FakeTable | None = None) -> Agents:  # fmt: skip
     asset_table, registry_table = tables or (FakeTable("assets"), FakeTable("registry"))
     return Agents(app=app or FakeApp(),
-                  topics=TopicNames(COMMANDS, BY_EVENT, "assets.snapshots", "assets.deadletter"),
-                  asset_table=asset_table, registry_table=registry_table, clock=Clock(as_of),
-                  grace=grace, partitions={COMMANDS: 1, BY_EVENT: 1}, publish_window=0.0,
-                  max_message_bytes=1024 * 1024, max_snapshot_bytes=512 * 1024)  # fmt: skip
+                  topics=TopicNames(COMMANDS, BY_EVENT, "assets.snapshots", "assets.deadletter",
+                                    ACCOUNT_CHANGES, "accounts.mrr"),
+                  asset_table=asset_table, registry_table=registry_table,
+                  account_table=accounts or FakeTable("accounts"), clock=Clock(as_of),
+                  grace=grace, partitions={COMMANDS: 1, BY_EVENT: 1, ACCOUNT_CHANGES: 1},
+                  publish_window=0.0, max_message_bytes=1024 * 1024,
+                  max_snapshot_bytes=512 * 1024)  # fmt: skip
 
 
 def _intake(line: bytes) -> list[Command]:
@@ -170,13 +175,19 @@ def test_every_row_is_acknowledged_before_the_event_and_its_offset_persisted() -
 
     async def run() -> list[Any]:
         await agents.fold(Event(message))
-        return agents.take_pending()
+        pending = agents.take_pending()
+        # The window waits for the snapshot and the account change sent with it.
+        await asyncio.wait_for(asyncio.gather(*pending), timeout=2)
+        return pending
 
     pending = asyncio.run(run())
     changelog = [(k, v) for t, k, v, _ in app.producer.sent if t == "assets-changelog"]
     assert len(changelog) == 2  # the entry row and the head row
     # The acker waits for the two rows and the snapshot window.
-    assert len(pending) == 3 and all(f.done() for f in pending)
+    assert len(pending) == 3
+    (change,) = [c for _, v in app.producer.values(ACCOUNT_CHANGES) if v
+                 for c in decode_commands(v)]  # fmt: skip
+    assert (change.account_id, change.asset_id) == ("ACC-CAPRICORN", "AST-QBO-CAPRICORN")  # type: ignore[union-attr]
     assert agents.asset_table.data.persisted == {("assets-changelog", 0): 1}
 
 
