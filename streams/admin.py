@@ -52,14 +52,10 @@ async def ensure_topics(settings: Settings, names: TopicNames) -> dict[str, int]
     admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
     await admin.start()
     try:
-        compacted = {names.snapshots, names.asset_changelog, names.fingerprint_changelog}
+        compacted = names.compacted()
         wanted = {
             topic: topic_configs(settings, compacted=topic in compacted)
-            for topic in [
-                *names.created_by_us(),
-                names.asset_changelog,
-                names.fingerprint_changelog,
-            ]
+            for topic in [*names.created_by_us(), *names.changelogs()]
         }
         existing = await _partition_counts(admin, list(wanted))
         missing = [
