@@ -17,7 +17,7 @@ last change applied per asset, and what publication and crash replay need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from domain.accounts import (
@@ -39,7 +39,7 @@ from service.messages import AccountChange, AccountCommand, AccountTick, Effect,
 @dataclass(frozen=True, slots=True)
 class AccountRecord:
     book: AccountBook
-    versions: AssetVersions = AssetVersions()
+    versions: AssetVersions = field(default_factory=AssetVersions)
     version: int = 0
     as_of: date | None = None  # of the content last versioned
     position: Position | None = None

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-
 from typing import Any
 
 from domain.accounts import record_to_dict, render

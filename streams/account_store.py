@@ -3,7 +3,7 @@
 | key | value |
 |---|---|
 | account id | head: position, version, as-of, existed, how many assets were seen |
-| account id `\\x00` n | the n-th asset seen: its id, the version of its last change, its contribution |
+| account id `\\x00` n | the n-th asset seen: id, version of its last change, contribution |
 | account id `\\x01` asset id | n, written once, so a change finds its asset's row without a scan |
 
 A change writes its asset's row and the head: a constant number of bytes

@@ -38,9 +38,9 @@ from domain.ledger_types import DeadLetter, Outcome, Source
 from domain.reasons import ReasonCode
 from schemas.outputs import dead_letter_json
 from service import assets
-from service.intake import intake
 from service.accounts import AccountRecord, contribution_change, handle_account
 from service.accounts import next_boundary as next_account_boundary
+from service.intake import intake
 from service.messages import (
     AccountChange,
     AccountTick,

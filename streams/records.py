@@ -34,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from domain.accounts import AssetContribution, MrrSpan
 from domain.events import (
     AssetCancelled,
     AssetCreated,
@@ -56,7 +57,6 @@ from domain.ledger import Entry, EntryStatus, PendingClock, PublishedHead
 from domain.ledger_types import Delivery, Source
 from domain.reasons import ReasonCode
 from service.assets import Position, RecentCommand
-from domain.accounts import AssetContribution, MrrSpan
 from service.messages import (
     AccountChange,
     AccountTick,

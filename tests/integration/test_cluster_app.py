@@ -1,4 +1,5 @@
-"""assetstream on a replicated 3-broker cluster: a broker SIGKILLed, then the whole cluster restarted.
+"""assetstream on a replicated 3-broker cluster: a broker SIGKILLed, then the whole cluster
+restarted.
 
 RF 3, min ISR 2, acks=all (issue 12). Two workers in one group process 10,000+
 events while one broker is killed and later restarted, then all three restart
@@ -25,7 +26,7 @@ from tests.integration.cluster import (  # noqa: F401  (fixtures are found by na
 )
 from tests.integration.conftest import RunningProcess
 from tests.integration.kafka_io import produce_lines
-from tests.integration.worker_stack import Stack, replay, settled
+from tests.integration.worker_stack import Stack, replay, replayed_accounts, settled
 from tests.support.generate_events import generate
 
 AS_OF = "2026-06-01"
@@ -78,6 +79,7 @@ def test_two_workers_on_a_replicated_cluster_survive_a_broker_kill_and_a_cluster
             workers[name] = stack.worker(as_of=AS_OF, store="rocksdb://", data_dir=tmp_path / name,
                                          name=f"{name}-again", ready_timeout=180)  # fmt: skip
     expected = replay(lines, AS_OF, tmp_path / "replay")
-    settled(stack, expected, wait_until, "the cluster's snapshots to equal replay")
+    accounts = replayed_accounts(tmp_path / "replay")
+    settled(stack, expected, wait_until, "the cluster's snapshots to equal replay", accounts)
     # Both workers took part: each processed deliveries (not merely subscribed).
     assert all(_processed(stack, w) > 0 for w in workers.values() if w.alive())

@@ -1,4 +1,5 @@
-"""Large assets, large orders, oversized messages and lost local state, on the real broker (issue 8).
+"""Large assets, large orders, oversized messages and lost local state, on the real broker
+(issue 8).
 
 Each of these once stopped the worker or lost a message: a table row past the
 producer's limit after ~700 seat changes (a crash loop), two 600 kB upsells,
@@ -30,13 +31,24 @@ def _event(event_id: str, kind: str, data: dict[str, Any], minute: int = 0) -> b
     hours, mins = divmod(minute, 60)
     days, hours = divmod(hours, 24)
     stamp = date(2025, 1, 1) + timedelta(days=days)
-    return json.dumps({"specversion": "1.0", "id": event_id, "source": "test", "type": kind,
-                       "time": f"{stamp}T{hours:02d}:{mins:02d}:00Z", "data": data}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "test",
+            "type": kind,
+            "time": f"{stamp}T{hours:02d}:{mins:02d}:00Z",
+            "data": data,
+        }
+    ).encode()
 
 
 def _order(event_id: str, lines: list[dict[str, Any]], account: str = "ACC-BIG") -> bytes:
-    return _event(event_id, "order.fulfilled", {"order_id": event_id, "account_id": account,
-                                                "currency": "USD", "lines": lines})  # fmt: skip
+    return _event(
+        event_id,
+        "order.fulfilled",
+        {"order_id": event_id, "account_id": account, "currency": "USD", "lines": lines},
+    )
 
 
 def _line(line_id: str, asset_id: str, quantity: int = 10) -> dict[str, Any]:
@@ -47,8 +59,12 @@ def _line(line_id: str, asset_id: str, quantity: int = 10) -> dict[str, Any]:
 
 
 def _seat_change(event_id: str, asset_id: str, day: date, change: int, minute: int) -> bytes:
-    return _event(event_id, "asset.quantity_changed", {"asset_id": asset_id,
-                  "effective_date": day.isoformat(), "quantity_change": str(change)}, minute)  # fmt: skip
+    return _event(
+        event_id,
+        "asset.quantity_changed",
+        {"asset_id": asset_id, "effective_date": day.isoformat(), "quantity_change": str(change)},
+        minute,
+    )
 
 
 def test_a_thousand_seat_changes_on_one_asset_keep_the_worker_up_and_equal_replay(
@@ -76,9 +92,19 @@ def test_two_600_kb_upsells_are_applied(
     padding = "x" * 600_000
     lines = [_order("o-pad", [_line("1", "AST-PAD")])]
     for n in range(2):
-        lines.append(_event(f"pad-{n}", "asset.quantity_changed", {
-            "asset_id": "AST-PAD", "effective_date": f"2025-0{n + 2}-01",
-            "quantity_change": "1", "note": padding}, n + 1))  # fmt: skip
+        lines.append(
+            _event(
+                f"pad-{n}",
+                "asset.quantity_changed",
+                {
+                    "asset_id": "AST-PAD",
+                    "effective_date": f"2025-0{n + 2}-01",
+                    "quantity_change": "1",
+                    "note": padding,
+                },
+                n + 1,
+            )
+        )
     worker = stack.worker(as_of=AS_OF, store="rocksdb://")
     produce_lines(stack.bootstrap, stack.prefix, lines)
     expected = replay(lines, AS_OF, tmp_path / "replay")
@@ -105,13 +131,19 @@ def test_an_invalid_message_too_large_to_dead_letter_whole_is_cut_down_not_lost(
     stack: Stack, wait_until: Callable[..., Any]
 ) -> None:
     """Its dead letter (payload escaped in JSON) would not fit in a message: it is truncated."""
-    stack.worker(as_of=AS_OF, extra={"ASSETSTREAM_MAX_MESSAGE_BYTES": str(1024 * 1024),
-                                     "ASSETSTREAM_MAX_SNAPSHOT_BYTES": str(512 * 1024)})  # fmt: skip
+    stack.worker(
+        as_of=AS_OF,
+        extra={
+            "ASSETSTREAM_MAX_MESSAGE_BYTES": str(1024 * 1024),
+            "ASSETSTREAM_MAX_SNAPSHOT_BYTES": str(512 * 1024),
+        },
+    )
     # Not JSON, and every quote doubles in the dead letter's JSON: ~1.5 MB as a record.
     garbage = b'{"not json' + b'"' * 700_000
     produce_raw(stack.bootstrap, stack.prefix + "assets.amendments", [garbage], key=b"big")
-    (letter,) = wait_until(lambda: stack.dead_letters(), timeout=60,
-                           what="the oversized message's dead letter")  # fmt: skip
+    (letter,) = wait_until(
+        lambda: stack.dead_letters(), timeout=60, what="the oversized message's dead letter"
+    )
     assert letter["reason_code"] == "invalid_json" and letter["key"] == "big"
     assert letter["payload_truncated"] is True
     assert letter["payload_bytes"] == len(garbage)
@@ -159,8 +191,9 @@ def test_a_restart_with_the_local_data_directory_deleted_recovers_from_the_chang
     wait_until(lambda: len(stack.snapshots()) > 300, timeout=120, what="half the assets")
     first.kill()
     shutil.rmtree(data_dir)  # state now lives only in the changelog topics
-    stack.worker(as_of=AS_OF, store="rocksdb://", data_dir=data_dir, name="worker-2",
-                 ready_timeout=90)  # fmt: skip
+    stack.worker(
+        as_of=AS_OF, store="rocksdb://", data_dir=data_dir, name="worker-2", ready_timeout=90
+    )
     produce_lines(stack.bootstrap, stack.prefix, lines[len(lines) // 2 :])
     expected = replay(lines, AS_OF, tmp_path / "replay")
     settled(stack, expected, wait_until, "snapshots after a restart without local state")
@@ -176,8 +209,11 @@ def test_one_event_id_on_two_assets_is_a_conflict_dead_lettered_once(
              _seat_change("same-id", "AST-B", date(2025, 3, 1), 5, 2)]  # fmt: skip
     stack.worker(as_of=AS_OF)
     produce_lines(stack.bootstrap, stack.prefix, lines[:3])
-    wait_until(lambda: stack.snapshots().get("AST-A", {}).get("current_quantity") == "12",
-               timeout=60, what="the first use of the id")  # fmt: skip
+    wait_until(
+        lambda: stack.snapshots().get("AST-A", {}).get("current_quantity") == "12",
+        timeout=60,
+        what="the first use of the id",
+    )
     produce_lines(stack.bootstrap, stack.prefix, lines[3:])
     (letter,) = wait_until(lambda: stack.dead_letters(), timeout=60, what="the conflict")
     assert (letter["event_id"], letter["reason_code"]) == ("same-id", "duplicate_conflict")

@@ -66,8 +66,16 @@ def test_worker_produce_inspect_status_and_projection_work_over_sasl_ssl(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["worker", "--no-projection"], ["produce", str(EVENTS)],
-                                     ["inspect", "assets.snapshots"], ["status"], ["project"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["worker", "--no-projection"],
+        ["produce", str(EVENTS)],
+        ["inspect", "assets.snapshots"],
+        ["status"],
+        ["project"],
+    ],
+)
 def test_a_wrong_password_stops_each_command_at_once_with_a_clear_error(
     secure_kafka: dict[str, str], stack_env: dict[str, str], command: list[str]
 ) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.integration.kafka_io import produce_lines
-from tests.integration.worker_stack import Stack, replay, settled, stack
+from tests.integration.worker_stack import Stack, replay, replayed_accounts, settled, stack
 from tests.support.generate_events import generate
 
 __all__ = ["stack"]  # the fixture, re-exported for pytest
@@ -60,6 +60,7 @@ def test_ten_random_sigkills_over_thirty_thousand_events_lose_nothing_and_count_
                           extra=env)  # fmt: skip
     produce_lines(stack.bootstrap, stack.prefix, lines)
     expected = replay(lines, AS_OF, tmp_path / "replay")
+    accounts = replayed_accounts(tmp_path / "replay")
     for kill in range(1, KILLS + 1):
         # A random moment while it works: after it is ready and has had time to fetch.
         time.sleep(rnd.uniform(1.0, 5.0))
@@ -69,13 +70,17 @@ def test_ten_random_sigkills_over_thirty_thousand_events_lose_nothing_and_count_
             shutil.rmtree(data_dir, ignore_errors=True)
         worker = stack.worker(as_of=AS_OF, store="rocksdb://", data_dir=data_dir,
                               name=f"w{kill}", ready_timeout=120, extra=env)  # fmt: skip
-    settled(stack, expected, wait_until, f"every asset to equal replay after {KILLS} SIGKILLs")
+    settled(
+        stack, expected, wait_until, f"every asset to equal replay after {KILLS} SIGKILLs", accounts
+    )
     letters = stack.dead_letters()
     # At-least-once: a dead letter may repeat after a crash, so compare by source position.
     by_position = {(dl["source_topic"], dl["source_partition"], dl["source_offset"]): dl
                    for dl in letters}  # fmt: skip
-    assert {dl["reason_code"] for dl in by_position.values()} <= {"invalid_json",
-                                                                  "schema_violation"}
+    assert {dl["reason_code"] for dl in by_position.values()} <= {
+        "invalid_json",
+        "schema_violation",
+    }
     assert len(by_position) == len(poison), "every poison message dead-lettered, nothing else"
 
 

@@ -22,6 +22,7 @@ from tests.integration.worker_stack import (
     Stack,
     compare_module,
     replay,
+    replayed_accounts,
     settled,
     stack,
 )
@@ -81,8 +82,11 @@ def test_kafka_and_replay_agree_even_when_the_worker_is_killed_mid_stream(
                  ready_timeout=READY_TIMEOUT + 30)  # fmt: skip
     # The reference, computed while the restarted worker catches up (another core).
     expected = replay(lines, as_of, tmp_path / "replay")
+    accounts = replayed_accounts(tmp_path / "replay")
     assert len(expected) >= 1000
-    got = settled(stack, expected, wait_until, "Kafka's snapshots to equal replay's after a crash")
+    got = settled(
+        stack, expected, wait_until, "Kafka's snapshots to equal replay's after a crash", accounts
+    )
     elapsed = time.monotonic() - started
     assert stack.dead_letters() == []
     assert set(got) == set(expected)
@@ -96,10 +100,11 @@ def test_two_workers_in_one_group_share_partitions_and_agree_withreplay(
     lines = [json.dumps(e).encode() for e in generate(assets=300, seed=5)]
     as_of = "2026-06-01"
     expected = replay(lines, as_of, tmp_path / "replay")
+    accounts = replayed_accounts(tmp_path / "replay")
     one = stack.worker(as_of=as_of, name="worker-a")
     two = stack.worker(as_of=as_of, name="worker-b")
     produce_lines(stack.bootstrap, stack.prefix, lines)
-    settled(stack, expected, wait_until, "two workers' snapshots to equal replay's")
+    settled(stack, expected, wait_until, "two workers' snapshots to equal replay's", accounts)
     # Both took part: each applied deliveries itself (a topic name in the log would only
     # show that it subscribed, which faust prints whether or not it got partitions).
     counts = [_applied(stack, process) for process in (one, two)]

@@ -102,20 +102,38 @@ def replay(lines: list[bytes], as_of: str, out: Path) -> dict[str, dict[str, Any
     }
 
 
+def replayed_accounts(out: Path) -> dict[str, dict[str, Any]]:
+    """The account records a `replay` into `out` wrote (SPEC §10), by account id."""
+    path = out / "accounts.jsonl"
+    return {r["account_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
 def settled(stack: Stack, expected: dict[str, dict[str, Any]], wait_until: Callable[..., Any],
-             what: str) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Wait until Kafka's final snapshots equal `expected` (content, not versions)."""
+            what: str, accounts: dict[str, dict[str, Any]] | None = None,
+            ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Wait until Kafka's final snapshots (and account records, when given) equal replay's
+    (content, not versions)."""
     want = {k: content(v) for k, v in expected.items()}
-    seen: dict[str, Any] = {}
+    want_accounts = {k: content(v) for k, v in (accounts or {}).items()}
+    seen: dict[str, dict[str, Any]] = {}
 
     def matches() -> bool:
-        seen["got"] = {k: content(v) for k, v in stack.snapshots().items()}
-        return bool(seen["got"] == want)
+        seen["assets"] = {k: content(v) for k, v in stack.snapshots().items()}
+        if seen["assets"] != want:
+            return False
+        if accounts is None:
+            return True
+        seen["accounts"] = {k: content(v) for k, v in stack.accounts().items()}
+        return seen["accounts"] == want_accounts
 
     try:
         wait_until(matches, timeout=SETTLE_TIMEOUT, what=what, interval=2.0)
     except AssertionError:
-        got = seen.get("got", {})
-        wrong = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
-        raise AssertionError(f"{what}: {len(wrong)} assets differ, e.g. {wrong[:5]}") from None
+        for kind, wanted in (("assets", want), ("accounts", want_accounts)):
+            got = seen.get(kind, {})
+            wrong = sorted(k for k in set(wanted) | set(got) if wanted.get(k) != got.get(k))
+            if wrong:
+                raise AssertionError(f"{what}: {len(wrong)} {kind} differ, e.g. {wrong[:5]}"
+                                     ) from None  # fmt: skip
+        raise
     return stack.snapshots()

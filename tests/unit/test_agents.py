@@ -46,7 +46,8 @@ class FakeProducer:
         self._offsets: dict[tuple[str, int | None], int] = defaultdict(int)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None,
-                   partition: int | None, timestamp: Any, headers: Any) -> asyncio.Future[Any]:  # fmt: skip
+                   partition: int | None, timestamp: Any, headers: Any,
+                   ) -> asyncio.Future[Any]:  # fmt: skip
         self.sent.append((topic, key, value, partition))
         offset = self._offsets[(topic, partition)]
         self._offsets[(topic, partition)] += 1
@@ -110,14 +111,26 @@ def _agents(app: FakeApp | None = None, tables: tuple[FakeTable, FakeTable] | No
             as_of: date = date(2026, 6, 1), grace: timedelta = timedelta(hours=24),
             accounts: FakeTable | None = None) -> Agents:  # fmt: skip
     asset_table, registry_table = tables or (FakeTable("assets"), FakeTable("registry"))
-    return Agents(app=app or FakeApp(),
-                  topics=TopicNames(COMMANDS, BY_EVENT, "assets.snapshots", "assets.deadletter",
-                                    ACCOUNT_CHANGES, "accounts.mrr"),
-                  asset_table=asset_table, registry_table=registry_table,
-                  account_table=accounts or FakeTable("accounts"), clock=Clock(as_of),
-                  grace=grace, partitions={COMMANDS: 1, BY_EVENT: 1, ACCOUNT_CHANGES: 1},
-                  publish_window=0.0, max_message_bytes=1024 * 1024,
-                  max_snapshot_bytes=512 * 1024)  # fmt: skip
+    return Agents(
+        app=app or FakeApp(),
+        topics=TopicNames(
+            COMMANDS,
+            BY_EVENT,
+            "assets.snapshots",
+            "assets.deadletter",
+            ACCOUNT_CHANGES,
+            "accounts.mrr",
+        ),
+        asset_table=asset_table,
+        registry_table=registry_table,
+        account_table=accounts or FakeTable("accounts"),
+        clock=Clock(as_of),
+        grace=grace,
+        partitions={COMMANDS: 1, BY_EVENT: 1, ACCOUNT_CHANGES: 1},
+        publish_window=0.0,
+        max_message_bytes=1024 * 1024,
+        max_snapshot_bytes=512 * 1024,
+    )
 
 
 def _intake(line: bytes) -> list[Command]:
@@ -194,12 +207,22 @@ def test_every_row_is_acknowledged_before_the_event_and_its_offset_persisted() -
 def test_a_replayed_transfer_command_sends_the_target_its_units_again() -> None:
     app, tables = FakeApp(), (FakeTable("assets"), FakeTable("registry"))
     (order,) = _lines("capricorn-initial.events.jsonl")
-    move = json.dumps({
-        "specversion": "1.0", "id": "evt-move", "source": "t", "type": "asset.transferred",
-        "time": "2025-09-01T00:00:00Z",
-        "data": {"asset_id": "AST-QBO-CAPRICORN", "effective_date": "2025-10-01",
-                 "quantity": "2", "target_account_id": "ACC-OTHER", "target_asset_id": "AST-T"},
-    }).encode()  # fmt: skip
+    move = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "evt-move",
+            "source": "t",
+            "type": "asset.transferred",
+            "time": "2025-09-01T00:00:00Z",
+            "data": {
+                "asset_id": "AST-QBO-CAPRICORN",
+                "effective_date": "2025-10-01",
+                "quantity": "2",
+                "target_account_id": "ACC-OTHER",
+                "target_asset_id": "AST-T",
+            },
+        }
+    ).encode()
     agents = _agents(app, tables)
     _fold(agents, _deliveries(order), offset=0)
     _fold(agents, _deliveries(move), offset=1)
@@ -214,8 +237,9 @@ def test_the_registry_dead_letters_a_conflict_once_and_revokes_it_on_every_asset
     app = FakeApp()
     agents = _agents(app)
     first = _intake(_lines("capricorn-initial.events.jsonl")[0])
-    changed = _lines("capricorn-initial.events.jsonl")[0].replace(b'"quantity":"5"',
-                                                                   b'"quantity":"6"')  # fmt: skip
+    changed = _lines("capricorn-initial.events.jsonl")[0].replace(
+        b'"quantity":"5"', b'"quantity":"6"'
+    )
     second = _intake(changed)
     claims = [c for c in first + second if isinstance(c, Claim)]
     message = Message(BY_EVENT, 0, 0, b"evt-capricorn-0001", encode_commands(claims))
@@ -227,8 +251,10 @@ def test_the_registry_dead_letters_a_conflict_once_and_revokes_it_on_every_asset
 
     asyncio.run(run())
     (letter,) = [json.loads(v) for _, v in app.producer.values("assets.deadletter") if v]
-    assert (letter["event_id"], letter["reason_code"]) == ("evt-capricorn-0001",
-                                                           "duplicate_conflict")  # fmt: skip
+    assert (letter["event_id"], letter["reason_code"]) == (
+        "evt-capricorn-0001",
+        "duplicate_conflict",
+    )
     assert letter["payload"] == changed.decode()
     revokes = [c for _, v in app.producer.values(COMMANDS) if v for c in decode_commands(v)]
     assert [(r.asset_id, r.fingerprint) for r in revokes] == [  # type: ignore[union-attr]
@@ -285,9 +311,14 @@ def test_one_bad_command_in_a_batch_is_dead_lettered_and_the_others_are_applied(
     agents = _agents(app)
     (order,) = _lines("capricorn-initial.events.jsonl")
     good = _deliveries(order)
-    bad = Deliver(good[0].delivery.__class__(  # an event for an asset the record cannot hold
-        event=good[0].delivery.event, fingerprint="x" * 64, source=good[0].delivery.source,
-        received_at=NOW))  # fmt: skip
+    bad = Deliver(
+        good[0].delivery.__class__(  # an event for an asset the record cannot hold
+            event=good[0].delivery.event,
+            fingerprint="x" * 64,
+            source=good[0].delivery.source,
+            received_at=NOW,
+        )
+    )
     original = agents.store.load
 
     def failing_load(key: bytes) -> Any:
