@@ -10,11 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ASSETSTREAM_DATA_DIR=/data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
+# Dependencies first, exactly the hash-checked versions CI tests (`make lock`), then the
+# project itself without resolving anything again.
+RUN pip install --require-hashes -r requirements.lock
 COPY domain ./domain
 COPY schemas ./schemas
+COPY service ./service
 COPY streams ./streams
-RUN pip install . \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app assetstream \
     && mkdir -p /data && chown assetstream /data
 

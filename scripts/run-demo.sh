@@ -184,6 +184,43 @@ for asset_id in sorted(expected):
 if behind:
     print(f"  not (yet) as replayed: {', '.join(sorted(behind))}")
     sys.exit(1)
+
+# Accounts (SPEC §10): the replay wrote accounts.jsonl beside snapshots.jsonl.
+accounts_path = os.path.join(os.path.dirname(expected_path), "accounts.jsonl")
+with open(accounts_path, encoding="utf-8") as handle:
+    account_ids = sorted(json.loads(line)["account_id"] for line in handle if line.strip())
+
+
+def fetch_account(account_id):
+    request = urllib.request.Request(f"{api}/accounts/{account_id}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+deadline = time.monotonic() + timeout
+while True:
+    records = {a: fetch_account(a) for a in account_ids}
+    if all(records.values()) or time.monotonic() > deadline:
+        break
+    time.sleep(1)
+print(f"\n=== Demo accounts: MRR and movements, from {api}/accounts/… ===")
+for account_id in account_ids:
+    record = records[account_id]
+    if record is None:
+        print(f"  {account_id}: (not in the read model yet)")
+        continue
+    for currency in record["currencies"]:
+        cur = currency["currency"]
+        print(f"  {account_id:<15} MRR {currency['current_mrr']:>10} {cur}   "
+              f"ARR {currency['current_arr']:>11} {cur}   active assets {currency['active_assets']}"
+              f"   page: {api}/ui/accounts/{account_id}")
+        for move in currency["movements"]:
+            mark = "  (scheduled)" if move["scheduled"] else ""
+            print(f"      {move['date']}  {move['type']:<14} {move['mrr_before']:>10} -> "
+                  f"{move['mrr_after']:>10}  ({move['mrr_change']}){mark}")
 PYEOF
 
 # explain_dead_letters: the dead letters of demo events, and the usual cause on a broker
@@ -238,8 +275,16 @@ cat <<EOF
   Capricorn asset page:  ${API_URL}/ui/assets/AST-QBO-CAPRICORN
   Capricorn account:     ${API_URL}/ui/accounts/ACC-CAPRICORN
   Other accounts:        ${API_URL}/ui/accounts/ACC-NORTHWIND  (also ACC-BLUEBIRD, ACC-ACME, ACC-ACME-EU, ACC-SAKURA)
+  SPEC §9 (Tailspin):    ${API_URL}/ui/accounts/ACC-TAILSPIN
+    price change, voided mistake (Related → Voided events), upgrade source:
+                         ${API_URL}/ui/assets/AST-CRM-TAILSPIN
+    upgrade target:      ${API_URL}/ui/assets/AST-CRM-ENT-TAILSPIN
+    auto-renewing monthly subscription (Details → auto-renew, next renewal):
+                         ${API_URL}/ui/assets/AST-HELP-TAILSPIN
+  Account records:       ${API_URL}/accounts/ACC-CAPRICORN   (topic: .venv/bin/assetstream inspect accounts.mrr --from-beginning)
   JSON API:              ${API_URL}/assets/AST-QBO-CAPRICORN   (OpenAPI: ${API_URL}/openapi.json)
   Worker metrics:        http://127.0.0.1:${WEB_PORT}/metrics
+  Operator's view:       ${ENV_HINT}.venv/bin/assetstream status   (lag, members, pending, dead letters)
   Topics:                ${ENV_HINT}.venv/bin/assetstream inspect assets.snapshots --from-beginning
                          ${ENV_HINT}.venv/bin/assetstream inspect assets.deadletter --from-beginning
                          ${ENV_HINT}.venv/bin/assetstream inspect assets.snapshots --key AST-QBO-CAPRICORN --follow

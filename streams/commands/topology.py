@@ -49,12 +49,15 @@ def _topic_table(settings: Settings, n: TopicNames) -> list[str]:
     rows = [
         (n.orders, p, "delete", "input: order.fulfilled, key order_id"),
         (n.amendments, p, "delete", "input: asset.* amendments, key asset_id"),
-        (n.by_event, p, "delete", "internal: input re-keyed by event id"),
-        (n.commands, p, "delete", "internal: per-asset commands, key asset_id"),
+        (n.commands, p, "delete", "internal: batched per-asset commands, key asset_id"),
+        (n.by_event, p, "delete", "internal: batched claims (event id → fingerprint)"),
+        (n.account_changes, p, "delete", "internal: what each asset adds to its account"),
         (n.snapshots, p, "compact", "output: asset snapshots, key asset_id (billing)"),
+        (n.accounts, p, "compact", "output: account MRR records, key account_id"),
         (n.deadletter, p, "delete", "output: dead letters, key = original key"),
-        (n.fingerprint_changelog, p, "compact", "changelog of table event-fingerprints"),
         (n.asset_changelog, p, "compact", "changelog of table assets"),
+        (n.fingerprint_changelog, p, "compact", "changelog of table event-fingerprints"),
+        (n.account_changelog, p, "compact", "changelog of table accounts"),
     ]
     width = max(len(name) for name, *_ in rows)
     lines = [f"  {'topic':<{width}}  partitions  cleanup  purpose"]
@@ -93,26 +96,29 @@ def render(settings: Settings, n: TopicNames) -> str:
   {n.orders:<40}  {n.amendments}
       │ agent intake-orders                 │ agent intake-amendments
       └──────────────┬──────────────────────┘
-                     │ decode + validate ── invalid_json / schema_violation /
-                     │                      unknown_type ──────────────────▶ {n.deadletter}
-                     ▼ keyed by event id
-  {n.by_event}
-                     │ agent dedupe ◀──▶ table event-fingerprints (event id → fingerprint)
-                     │                  changelog {n.fingerprint_changelog}
-                     │ same id, other content: duplicate_conflict ─────────▶ {n.deadletter}
-                     ▼ one command per asset (an order fans out per line), keyed by asset_id
-  {n.commands}  ◀──── timer wake-assets: "tick" commands (grace over,
-                     │                          a date boundary crossed as of today)
-                     │                  ◀──── transfers: the target side, keyed by the
-                     │                          target asset id (same keyed path)
-                     │ agent fold-assets ◀──▶ table assets (asset id → ledger)
-                     │                       changelog {n.asset_changelog}
-        ┌────────────┴───────────────────────────┐
-        ▼ key asset_id, version +1 per change    ▼ pending past grace, unknown asset, …
-  {n.snapshots + " (compacted)":<43}{n.deadletter}
-        │                                        (reason code, original bytes)
-        ├──▶ billing (keep the highest version per key)
-        ▼ consumer group {projection_group}
+                     │ decode once + validate ── invalid_json / schema_violation /
+                     │                           unknown_type ─────────────▶ {n.deadletter}
+        ┌────────────┴──────────────────────────┐
+        ▼ one command per asset (an order       ▼ the message's claim: event id,
+          fans out per line), key asset_id        fingerprint, the assets it names
+  {n.commands:<40}{n.by_event}
+        │  ◀── timer wake-assets: ticks (grace    │ agent registry ◀──▶ table event-fingerprints
+        │      over, a boundary crossed today)    │   (first fingerprint wins; changelog
+        │  ◀── transfer/swap targets, revokes     │    {n.fingerprint_changelog})
+        │      (same keyed path)                  │ other content, same id: duplicate_conflict
+        │                                         │   once ──▶ {n.deadletter}, and a revoke
+        │                                         └──▶ to each asset it named ──▶ {n.commands}
+        │ agent fold-assets ◀──▶ table assets (head + one row per event; changelog
+        │                        {n.asset_changelog})
+        ├──────────────────────────────┬──────────────────────────────┐
+        ▼ key asset_id, version +1     ▼ pending past grace, …        ▼ key account_id
+  {n.snapshots + " (compacted)":<31}{n.deadletter:<31}{n.account_changes}
+        │                                                             │ agent accounts ◀──▶ table
+        ├──▶ billing (keep the highest version per key)               │   accounts (changelog
+        │                                                             │   {n.account_changelog})
+        │                                                             ▼ key account_id
+        │                                                     {n.accounts} (compacted)
+        ▼ consumer group {projection_group} (both outputs)
   projection (in the worker, or assetstream project) ──▶ Redis {redact_url(settings.redis_url)}
                                                              │
                                                              ▼
@@ -125,6 +131,8 @@ def render(settings: Settings, n: TopicNames) -> str:
         "",
         f"Worker health and metrics: http://127.0.0.1:{settings.web_port}/healthz, /metrics",
         "Look inside: assetstream inspect assets.snapshots --from-beginning [--key ASSET_ID]",
+        "             assetstream inspect accounts.mrr --from-beginning [--key ACCOUNT_ID]",
+        "Operators:   assetstream status (lag, members, pending, dead letters)",
     ]
     text = "\n".join([*header, diagram.rstrip("\n"), "", *footer])
     return "\n".join(printable(line) for line in text.split("\n"))

@@ -271,9 +271,12 @@ def test_topology_names_the_prefixed_topics_agents_and_read_side(
     assert result.returncode == 0, result.stderr
     for name in ("orders.fulfilled", "assets.amendments", "assets.by-event", "assets.commands",
                  "assets.snapshots", "assets.deadletter", "assetstream-assets-changelog",
-                 "assetstream-event-fingerprints-changelog", "assetstream-projection"):  # fmt: skip
+                 "assetstream-event-fingerprints-changelog", "assetstream-projection",
+                 "accounts.mrr", "assets.account-changes",
+                 "assetstream-accounts-changelog"):  # fmt: skip
         assert f"{topic_prefix}{name}" in result.stdout, name
-    for agent in ("intake-orders", "intake-amendments", "dedupe", "fold-assets", "wake-assets"):
+    for agent in ("intake-orders", "intake-amendments", "registry", "fold-assets", "accounts",
+                  "wake-assets"):  # fmt: skip
         assert f"agent {agent}" in result.stdout or f"timer {agent}" in result.stdout, agent
     assert "Redis" in result.stdout and "assetstream api" in result.stdout
 

@@ -8,6 +8,7 @@ same cluster without Docker).
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,27 @@ def test_published_ports_match_the_configured_ports(compose: dict[str, Any]) -> 
 def test_dockerfile_runs_the_assetstream_entry_point() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["assetstream"]' in dockerfile
-    assert "pip install ." in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+
+
+def test_the_image_holds_every_package_and_the_locked_dependencies() -> None:
+    # An image without `service/` built fine and failed at the first import.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = [
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    assert declared, "pyproject declares no packages"
+    for package in declared:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+
+
+def test_redis_keeps_its_data_across_restarts(compose: dict[str, Any]) -> None:
+    redis = compose["services"]["redis"]
+    command = [str(part) for part in redis["command"]]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(str(volume).endswith(":/data") for volume in redis.get("volumes", []))
 
 
 # --- the "cluster" profile -------------------------------------------------------------
