@@ -70,7 +70,10 @@ def handle_account(
     """Apply one change or tick to the account (or, for a replayed position, publish again)."""
     publish = (PublishAccount(record.account_id),)
     if position is not None and record.position is not None and position <= record.position:
-        return HandledAccount(record, publish if record.existed else (), None, replayed=True)
+        # The asset's row as it stands (it may be newer than what the command wrote).
+        rewrite = (command.asset_id if isinstance(command, AccountChange)
+                   and record.versions.get(command.asset_id) is not None else None)  # fmt: skip
+        return HandledAccount(record, publish if record.existed else (), rewrite, replayed=True)
     at = position if position is not None else record.position
     if isinstance(command, AccountTick):
         ticked = replace(_clock_moved(record, as_of), position=at)

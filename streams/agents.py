@@ -1,6 +1,6 @@
 """The agents and the timer: they translate Kafka messages to commands and effects to sends.
 
-Three agents around the service layer (`service/`):
+Four agents around the service layer (`service/`):
 
 - **intake** (input topics): decode; early rejections are dead-lettered; each
   asset's `Deliver` goes to `assets.commands` and the message's `Claim` to
@@ -11,7 +11,12 @@ Three agents around the service layer (`service/`):
 - **fold** (`assets.commands`, keyed by asset id): applies each command to the
   asset's record (service.assets) in the asset table (streams.asset_store),
   publishes snapshots through the coalescing publisher, sends transfer
-  revisions and dead letters.
+  revisions and dead letters; with each snapshot, what the asset now adds to
+  its account goes to `assets.account-changes`.
+- **accounts** (`assets.account-changes`, keyed by account id, SPEC §10):
+  applies each asset's change and the timer's ticks to the account's record
+  (service.accounts) in the account table (streams.account_store) and
+  publishes `accounts.mrr` through the coalescing `AccountPublisher`.
 
 So an amendment takes two hops (input → commands → fold); its claim travels
 beside it. Every agent catches everything per message (faust acks and skips an
@@ -89,12 +94,14 @@ def _text(key: Any) -> str | None:
 
 @dataclass
 class TopicNames:
+    """The full names (prefixed) of the topics the agents send to, from streams.topics."""
+
     commands: str
     by_event: str
     snapshots: str
     deadletter: str
-    account_changes: str = "assets.account-changes"
-    accounts: str = "accounts.mrr"
+    account_changes: str
+    accounts: str
 
 
 @dataclass

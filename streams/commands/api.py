@@ -20,17 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import uvicorn
 
-    from streams.settings import SettingsError, load_settings
+    from streams.commands import load_settings_or_say
     from streams.web.app import config_from_settings, create_app
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream api: {exc}", file=sys.stderr)
+    settings = load_settings_or_say("api")
+    if settings is None:
         return 2
     host = args.host or settings.api_host
     port = args.port or settings.api_port

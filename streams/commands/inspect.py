@@ -95,13 +95,12 @@ async def _inspect(args: argparse.Namespace) -> int:
 
     from aiokafka import AIOKafkaConsumer
 
-    from streams.settings import SettingsError, aiokafka_kwargs, load_settings
+    from streams.commands import load_settings_or_say
+    from streams.settings import aiokafka_kwargs
     from streams.topics import resolve
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream inspect: {printable(str(exc))}", file=sys.stderr)
+    settings = load_settings_or_say("inspect")
+    if settings is None:
         return 2
     from streams.connectivity import KafkaConnectError, check_kafka
 

@@ -41,17 +41,16 @@ async def _produce(args: argparse.Namespace) -> int:
 
     from schemas.decode import Rejection, decode, partition_key
     from schemas.events import EVENT_TOPICS
-    from streams.settings import SettingsError, aiokafka_kwargs, load_settings
+    from streams.commands import load_settings_or_say
+    from streams.settings import aiokafka_kwargs
     from streams.terminal import printable
     from streams.topics import resolve
 
     def say(text: str) -> None:
         print(printable(text), file=sys.stderr)
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        say(f"assetstream produce: {exc}")
+    settings = load_settings_or_say("produce")
+    if settings is None:
         return 2
     stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     with stream:

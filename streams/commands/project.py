@@ -23,16 +23,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from streams.app import quiet_connection_floods
+    from streams.commands import load_settings_or_say
     from streams.connectivity import KafkaConnectError, check_kafka
-    from streams.settings import SettingsError, load_settings
     from streams.sinks.redis_projection import run_projection
     from streams.terminal import printable
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream project: {printable(str(exc))}", file=sys.stderr)
+    settings = load_settings_or_say("project")
+    if settings is None:
         return 2
     quiet_connection_floods()
     try:

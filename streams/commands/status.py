@@ -104,14 +104,12 @@ async def _status(args: argparse.Namespace, since: timedelta | None) -> int:
 
     from aiokafka.errors import KafkaError
 
+    from streams.commands import load_settings_or_say
     from streams.connectivity import KafkaConnectError, check_kafka
     from streams.ops.cluster import ClusterError, ClusterReader
-    from streams.settings import SettingsError, load_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream status: {printable(str(exc))}", file=sys.stderr)
+    settings = load_settings_or_say("status")
+    if settings is None:
         return 2
     try:
         await check_kafka(settings, args.connect_timeout)

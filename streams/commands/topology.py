@@ -21,16 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from streams.settings import SettingsError, load_settings
-    from streams.terminal import printable
+    from streams.commands import load_settings_or_say
     from streams.topics import topic_names
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream topology: {printable(str(exc))}", file=sys.stderr)
+    settings = load_settings_or_say("topology")
+    if settings is None:
         return 2
     print(render(settings, topic_names(settings)))
     return 0

@@ -21,20 +21,18 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.admin import PartitionMismatchError, ensure_topics
     from streams.app import build_app, quiet_connection_floods
+    from streams.commands import load_settings_or_say
     from streams.connectivity import (
         KafkaConnectError,
         ReplicationError,
         check_kafka,
         check_replication,
     )
-    from streams.settings import SettingsError, load_settings
     from streams.terminal import printable
     from streams.topics import topic_names
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"assetstream worker: {printable(str(exc))}", file=sys.stderr)
+    settings = load_settings_or_say("worker")
+    if settings is None:
         return 2
     quiet_connection_floods()
 

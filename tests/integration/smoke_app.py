@@ -1,4 +1,5 @@
-"""A minimal Faust app for the infrastructure smoke test (tests/integration/test_smoke_faust.py).
+"""A minimal Faust app for the environment check
+tests/integration/env_checks/test_smoke_faust.py.
 
 Run as a real worker process:
 

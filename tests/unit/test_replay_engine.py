@@ -78,7 +78,7 @@ def test_a_bad_line_is_rejected_and_the_replay_goes_on() -> None:
 
 def test_lines_of_a_huge_order_carry_their_own_excerpt_not_the_whole_order() -> None:
     from schemas.decode import Decoded, decode
-    from streams.pipeline import deliveries_for
+    from service.intake import FULL_PAYLOAD_LIMIT, deliveries_for
 
     lines = [{"line_id": str(i), "product_code": "P" * 300, "quantity": "1", "unit_price": "1",
               "start_date": "2025-01-01", "end_date": "2026-01-01"}
@@ -86,7 +86,7 @@ def test_lines_of_a_huge_order_carry_their_own_excerpt_not_the_whole_order() -> 
     order = line("big", "order.fulfilled", {"order_id": "O", "account_id": "A", "currency": "USD",
                                             "lines": lines})  # fmt: skip
     decoded = decode(order)
-    assert isinstance(decoded, Decoded) and len(order) > 64 * 1024
+    assert isinstance(decoded, Decoded) and len(order) > FULL_PAYLOAD_LIMIT
     source = Source.from_bytes("orders.fulfilled", 0, 7, "O", order)
     deliveries = deliveries_for(decoded, source, datetime.now(UTC))
     assert len(deliveries) == 300

@@ -186,3 +186,26 @@ def test_sasl_ssl_builds_faust_credentials_and_aiokafka_kwargs(
 def test_ssl_returns_a_context_for_faust(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
     assert isinstance(broker_credentials(load_settings()), ssl.SSLContext)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["worker"],
+        ["produce", "-"],
+        ["inspect", "assets.snapshots"],
+        ["topology"],
+        ["project"],
+        ["api"],
+        ["status"],
+    ],
+)
+def test_every_command_refuses_bad_settings_in_one_line_and_exits_2(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import main
+
+    monkeypatch.setenv("ASSETSTREAM_PARTITIONS", "none")
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"assetstream {argv[0]}: ASSETSTREAM_PARTITIONS: ")

@@ -1,4 +1,5 @@
-"""Environment checks: they test the infrastructure (Redis answers), not assetstream.
+"""Environment checks: they test the infrastructure (Redis answers, a faust worker runs
+against the broker), not assetstream.
 
 They stay useful when setting up a machine (`pytest tests/integration/env_checks`),
 but they are not product tests: every test here carries the `env_check` marker,

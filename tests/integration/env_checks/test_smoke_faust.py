@@ -1,4 +1,7 @@
-"""The stack end to end: a real faust worker process against the real broker.
+"""Environment check: a real faust worker process against the real broker.
+
+Not a test of assetstream (see conftest.py: marked `env_check`): the worker is
+a minimal smoke app, not the project's.
 
 The worker (tests/integration/smoke_app.py) consumes raw bytes, counts per key in a
 table and publishes JSON; the test produces with aiokafka, consumes the output, and
