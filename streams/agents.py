@@ -251,8 +251,8 @@ class Agents:
                 key = asset_id.encode() if isinstance(asset_id, str) else None
                 await self.internal_error("fold", key, source)
             metrics.LATENCY.observe(time.perf_counter() - started)
-        if self.publisher.immediate:
-            await self.publisher.close_window()
+            if self.publisher.immediate:  # a window of 0: after every command, not every batch
+                await self.publisher.close_window()
 
     async def apply(self, command: AssetCommand, position: assets.Position, partition: int) -> None:
         """One command for one asset: load, handle, store, then carry out its effects."""
@@ -298,8 +298,8 @@ class Agents:
                 self._remember_account(key, handled.record)
             except Exception:
                 await self.internal_error("accounts", message.key, None)
-        if self.account_publisher.immediate:
-            await self.account_publisher.close_window()
+            if self.account_publisher.immediate:
+                await self.account_publisher.close_window()
 
     def _remember_account(self, key: bytes, record: AccountRecord) -> None:
         boundary = next_account_boundary(record)

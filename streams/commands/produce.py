@@ -42,6 +42,7 @@ async def _produce(args: argparse.Namespace) -> int:
     from schemas.decode import Rejection, decode, partition_key
     from schemas.events import EVENT_TOPICS
     from streams.commands import load_settings_or_say
+    from streams.connectivity import KafkaConnectError, check_kafka
     from streams.settings import aiokafka_kwargs
     from streams.terminal import printable
     from streams.topics import resolve
@@ -57,9 +58,19 @@ async def _produce(args: argparse.Namespace) -> int:
         lines = stream.read().splitlines()
     # Above the broker's 1 MiB default, so an oversized --raw line reaches the broker and
     # gets its verdict (the point of testing the dead-letter path with one).
+    try:
+        await check_kafka(settings)  # a wrong password or no broker: one line, never a traceback
+    except KafkaConnectError as exc:
+        say(f"assetstream produce: {exc}")
+        return 2
     producer = AIOKafkaProducer(**aiokafka_kwargs(settings), acks="all", enable_idempotence=True,
                                 max_request_size=4 * 1024 * 1024)  # fmt: skip
-    await producer.start()
+    try:
+        await producer.start()
+    except KafkaError as exc:
+        await producer.stop()
+        say(f"assetstream produce: cannot connect to Kafka: {exc}")
+        return 2
     sent: Counter[str] = Counter()
     refused = failed = 0
     # Sends are pipelined (the idempotent producer keeps each partition's order) and awaited
