@@ -34,7 +34,10 @@ from domain.state import (
     rounded_mrr,
 )
 
-_ENDED_STATUS = {
+# SPEC §4.5/§9.2: the status from the lifecycle end on names what ended it (the one
+# table of it: the read side looks statuses up here too).
+STATUS_AFTER_END: dict[EndedBy | None, Status] = {
+    None: Status.EXPIRED,
     EndedBy.CANCELLATION: Status.CANCELLED,
     EndedBy.TRANSFER: Status.TRANSFERRED,
     EndedBy.SWAP: Status.REPLACED,
@@ -48,7 +51,7 @@ def status_at(fold: FoldState, terms: AssetTerms, as_of: date) -> Status:
         return Status.SCHEDULED
     if end is not None and as_of < end:
         return Status.ACTIVE
-    return Status.EXPIRED if fold.ended_by is None else _ENDED_STATUS[fold.ended_by]
+    return STATUS_AFTER_END[fold.ended_by]
 
 
 def head_at(fold: FoldState, as_of: date) -> tuple[str, str, str] | None:

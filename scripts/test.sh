@@ -14,7 +14,7 @@ export REDIS_URL="${REDIS_URL:-${DEFAULT_REDIS_URL}}"
 
 cd "${ROOT}"
 status=0
-"${ROOT}/.venv/bin/python" -m pytest tests "$@" || status=$?
+"${ROOT}/.venv/bin/python" -m pytest tests --durations=15 "$@" || status=$?
 # .ci/run reads this: make reports any failing recipe as 2.
 echo "$status" >"${RUN_DIR}/last-pytest-status"
 if ((status == 5)); then

@@ -17,13 +17,13 @@ from typing import Any, Final
 
 from domain.errors import DomainError
 from domain.money import ZERO, format_rounded
+from domain.snapshot import STATUS_AFTER_END as DOMAIN_STATUS_AFTER_END
 
-# SPEC §4.5/§9.2: the status after the lifecycle end names what ended it.
+# SPEC §4.5/§9.2: the status after the lifecycle end names what ended it (the domain's
+# table, as the published strings).
 STATUS_AFTER_END: Final[Mapping[str | None, str]] = {
-    None: "expired",
-    "cancellation": "cancelled",
-    "transfer": "transferred",
-    "swap": "replaced",
+    (None if ended is None else ended.value): status.value
+    for ended, status in DOMAIN_STATUS_AFTER_END.items()
 }
 # Snapshots published before `ended_by` existed: their status says it once past the end.
 _ENDED_BY_OF_STATUS: Final[Mapping[str, str]] = {
