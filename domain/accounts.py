@@ -60,7 +60,7 @@ Decisions where SPEC §10 is silent (checked against the public scenarios):
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -124,6 +124,24 @@ def _check_spans(
         if index and (previous_end is None or span.start < previous_end):
             raise DomainError(f"{asset_id}: spans overlap or are not sorted")
         previous_end = span.end
+
+
+def contribution_checking_from(
+    asset_id: str,
+    account_id: str,
+    currency: str,
+    spans: tuple[MrrSpan, ...],
+    active: bool,
+    known_good: int,
+) -> AssetContribution:
+    """`AssetContribution(...)` when `spans[:known_good]` were already checked, in this
+    currency, as the leading spans of a contribution (a decoder reusing the spans it decoded
+    for the asset's previous change): only the others are checked."""
+    minor_unit_digits(currency)  # raises DomainError for an unknown code
+    if not isinstance(active, bool):
+        raise DomainError(f"{asset_id}: active {active!r} is not a bool")
+    _check_spans(asset_id, currency, spans, known_good)
+    return _checked_contribution(asset_id, account_id, currency, spans, active)
 
 
 def _checked_contribution(
@@ -221,10 +239,10 @@ def contribution_from_fold(asset_id: str, fold: FoldState, as_of: date) -> Asset
     )
 
 
-def shared_prefix(old: tuple[Any, ...], new: tuple[Any, ...]) -> int:
+def shared_prefix(old: Sequence[Any], new: Sequence[Any]) -> int:
     """How many leading items of `new` equal those of `old` (immutable values).
 
-    A tuple comparison runs in C and takes an item that is the very same object as equal
+    A tuple (or list) comparison runs in C and takes an item that is the very same object as equal
     without calling its `__eq__`, so comparing a history with its successor (which shares
     all but its last few items) costs a few µs per thousand items. Prefix equality is
     monotone, so the guesses that fit appending (all, all but one, all but two) are
@@ -564,13 +582,18 @@ def _shift(
 def _replace(entry: CurrencyBook, old: AssetContribution, new: AssetContribution) -> CurrencyBook:
     """`_shift` of `old` by -1 then of `new` by 1 (same currency), in one pass of differences."""
     changes = entry.changes
-    before, after = _asset_changes(old), _asset_changes(new)
-    for day, delta in before.items():
-        net = after.pop(day, ZERO) - delta
-        if net:
-            changes = _add_fraction(changes, day, net)
-    for day, delta in after.items():
-        changes = _add_fraction(changes, day, delta)
+    # The leading spans both share add the same ΔMRR (a sum over spans): only the rest differ.
+    shared = shared_prefix(old.spans, new.spans)
+    net: dict[date, Fraction] = {}
+    for sign, spans in ((-1, old.spans[shared:]), (1, new.spans[shared:])):
+        for span in spans:
+            if span.mrr:
+                net[span.start] = net.get(span.start, ZERO) + sign * span.mrr
+                if span.end is not None:
+                    net[span.end] = net.get(span.end, ZERO) - sign * span.mrr
+    for day, delta in net.items():
+        if delta:
+            changes = _add_fraction(changes, day, delta)
     starts = entry.starts
     old_start = old.spans[0].start if old.spans else None
     new_start = new.spans[0].start if new.spans else None

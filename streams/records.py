@@ -34,7 +34,12 @@ from typing import Any
 
 import msgspec
 
-from domain.accounts import AssetContribution, MrrSpan, shared_prefix
+from domain.accounts import (
+    AssetContribution,
+    MrrSpan,
+    contribution_checking_from,
+    shared_prefix,
+)
 from domain.events import (
     AssetCancelled,
     AssetCreated,
@@ -358,9 +363,36 @@ def contribution_from_list(item: list[Any] | None) -> AssetContribution | None:
     if item is None:
         return None
     asset_id, account_id, currency, active, spans = item
-    return AssetContribution(asset_id, account_id, currency, tuple(
-        MrrSpan(date.fromisoformat(start), date.fromisoformat(end) if end else None,
-                _to_fraction(mrr)) for start, end, mrr in spans), active)  # fmt: skip
+    return _DECODED_SPANS.decoded(asset_id, account_id, currency, active, spans)
+
+
+class _DecodedSpans:
+    """Per asset, the spans it last decoded to: the leading ones whose encoded form is the
+    same as last time are the very same (checked) `MrrSpan`s, so a change parses and checks
+    only its new spans, and the account's `apply` and row encoding find the rest shared."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._cache: dict[str, tuple[str, list[Any], tuple[MrrSpan, ...]]] = {}
+
+    def decoded(self, asset_id: str, account_id: str, currency: str, active: bool,
+                items: list[Any]) -> AssetContribution:  # fmt: skip
+        cached = self._cache.pop(asset_id, None)
+        reused = 0
+        if cached is not None and cached[0] == currency:
+            reused = shared_prefix(cached[1], items)
+        spans = (cached[2][:reused] if cached is not None else ()) + tuple(
+            MrrSpan(date.fromisoformat(start), date.fromisoformat(end) if end else None,
+                    _to_fraction(mrr)) for start, end, mrr in items[reused:])  # fmt: skip
+        contribution = contribution_checking_from(asset_id, account_id, currency, spans,
+                                                  active, reused)  # fmt: skip
+        self._cache[asset_id] = (currency, list(items), spans)  # once checked
+        if len(self._cache) > self._limit:
+            del self._cache[next(iter(self._cache))]  # the least recently used
+        return contribution
+
+
+_DECODED_SPANS = _DecodedSpans(SPAN_ROWS_CACHE)
 
 
 def encode_commands(commands: list[Command]) -> bytes:

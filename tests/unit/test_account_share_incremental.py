@@ -15,6 +15,7 @@ from fractions import Fraction
 import msgspec
 
 import domain.accounts as accounts
+import streams.records as streams_records
 from domain.accounts import (
     AssetContribution,
     AssetRemoval,
@@ -112,6 +113,18 @@ def test_replacing_a_contribution_is_removing_it_then_adding_the_new_one() -> No
             book = apply(book, _random_contribution(rnd, f"A{n}"))
         target = f"A{rnd.randint(0, 5)}"
         new = _random_contribution(rnd, target)
+        held = accounts.contribution_of(book, target)
+        if held is not None and held.spans and rnd.random() < 0.5:  # keeps its leading spans
+            keep = rnd.randint(0, len(held.spans))
+            tail = (
+                new.spans
+                if keep == 0
+                else tuple(
+                    s for s in new.spans if s.start >= (held.spans[keep - 1].end or date.max)
+                )
+            )
+            new = AssetContribution(target, "ACC-1", held.currency,
+                                    held.spans[:keep] + tail, new.active)  # fmt: skip
         replaced = apply(book, new)
         assert replaced == apply(apply(book, AssetRemoval(target)), new)
 
@@ -143,3 +156,44 @@ def test_a_treap_s_shape_depends_only_on_its_keys() -> None:
                 for child in (node.left, node.right):
                     assert child is None or accounts._outranks(node, child)
                 stack += [node.left, node.right]
+
+
+def _change_bytes(spans: list[list[object]], currency: str = "USD") -> bytes:
+    return msgspec.json.encode(
+        [["account-change/1", "ACC-1", "A", 1, ["A", "ACC-1", currency, True, spans]]]
+    )
+
+
+def _decode_fresh(raw: bytes) -> object:
+    streams_records._DECODED_SPANS._cache.clear()
+    try:
+        return decode_commands(raw)
+    except Exception as exc:
+        return type(exc)
+    finally:
+        streams_records._DECODED_SPANS._cache.clear()
+
+
+def test_decoding_reuses_the_asset_s_spans_and_still_refuses_bad_new_ones() -> None:
+    good = [["2025-01-01", "2025-02-01", "10"], ["2025-02-01", "2025-03-01", "12"]]
+    cases = [
+        [*good, ["2025-03-01", None, "13"]],
+        [*good, ["2025-03-01", None, "1/300"]],  # unrounded
+        [*good, ["2025-02-15", None, "13"]],  # overlapping the reused span
+        [*good[:1], ["2025-02-01", "2025-03-01", "-1"]],  # negative
+        good,
+    ]
+    for currency in ("USD", "JPY"):
+        for spans in cases:
+            decode_commands(_change_bytes(good))  # the cache holds the good spans
+            try:
+                cached: object = decode_commands(_change_bytes(spans, currency))
+            except Exception as exc:
+                cached = type(exc)
+            assert cached == _decode_fresh(_change_bytes(spans, currency))
+    # Reused spans are the very objects decoded before.
+    (first,) = decode_commands(_change_bytes(good))
+    (second,) = decode_commands(_change_bytes([*good, ["2025-03-01", None, "13"]]))
+    assert isinstance(first, AccountChange) and isinstance(second, AccountChange)
+    assert first.contribution is not None and second.contribution is not None
+    assert second.contribution.spans[0] is first.contribution.spans[0]
