@@ -14,9 +14,17 @@ persistent treaps: `apply` copies only the O(log n) nodes on the paths it
 touches and shares the rest, so a book stays an immutable value like the rest
 of the domain (safe to keep in a table, to share between renders, and an
 `apply` that raises leaves the old book intact), at
-O(spans of the asset × log n) per change. A node's priority is a fixed hash of
-its key, so a tree's shape depends only on its keys: two books with the same
-content are `==`, whatever order their changes came in.
+O(spans of the asset) to diff its old and new contribution plus O(log n) per
+date where its ΔMRR changed. A node's priority is a fixed hash of its key (kept in
+the node), so a tree's shape depends only on its keys: two books with the same
+content are `==`, whatever order their changes came in; an update walks one path
+(`_update`), whatever order it is applied in.
+
+The worker sends the account an asset's whole contribution after every published
+snapshot. `contribution_from_fold` builds it incrementally (the spans of periods
+unchanged since the asset's previous call are reused, `_fold_spans`), and skips the
+constructor's re-check of spans it rounded itself; values decoded from outside
+(`contribution_from_snapshot`, the record codec) go through the full check.
 
 Decisions where SPEC §10 is silent (checked against the public scenarios):
 
@@ -52,8 +60,8 @@ Decisions where SPEC §10 is silent (checked against the public scenarios):
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -61,6 +69,7 @@ from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError
+from domain.events import AssetTerms, Period
 from domain.money import ZERO, Money, format_money, minor_unit_digits
 from domain.snapshot import status_at
 from domain.snapshot_types import Status
@@ -94,17 +103,63 @@ class AssetContribution:
         minor_unit_digits(self.currency)  # raises DomainError for an unknown code
         if not isinstance(self.active, bool):
             raise DomainError(f"{self.asset_id}: active {self.active!r} is not a bool")
-        previous_end: date | None = None
-        for index, span in enumerate(self.spans):
-            if not isinstance(span.mrr, Fraction):
-                raise DomainError(f"{self.asset_id}: mrr {span.mrr!r} is not a Fraction")
-            if span.mrr < 0 or Money(span.mrr, self.currency).rounded().amount != span.mrr:
-                raise DomainError(f"{self.asset_id}: mrr {span.mrr} is not a published amount")
-            if span.end is not None and span.end <= span.start:
-                raise DomainError(f"{self.asset_id}: span {span.start}..{span.end} is empty")
-            if index and (previous_end is None or span.start < previous_end):
-                raise DomainError(f"{self.asset_id}: spans overlap or are not sorted")
-            previous_end = span.end
+        _check_spans(self.asset_id, self.currency, self.spans, 0)
+
+
+def _check_spans(
+    asset_id: str, currency: str, spans: tuple[MrrSpan, ...], first: int, *, rounded: bool = False
+) -> None:
+    """Refuse spans that cannot come from a published snapshot, from `spans[first]` on (the
+    ones before are known good; the first checked one is also checked against its
+    predecessor). `rounded`: the MRRs are `rounded_mrr`s, published amounts by construction."""
+    previous_end: date | None = spans[first - 1].end if first > 0 else None
+    for index in range(first, len(spans)):
+        span = spans[index]
+        if not isinstance(span.mrr, Fraction):
+            raise DomainError(f"{asset_id}: mrr {span.mrr!r} is not a Fraction")
+        if span.mrr < 0 or (not rounded and Money(span.mrr, currency).rounded().amount != span.mrr):
+            raise DomainError(f"{asset_id}: mrr {span.mrr} is not a published amount")
+        if span.end is not None and span.end <= span.start:
+            raise DomainError(f"{asset_id}: span {span.start}..{span.end} is empty")
+        if index and (previous_end is None or span.start < previous_end):
+            raise DomainError(f"{asset_id}: spans overlap or are not sorted")
+        previous_end = span.end
+
+
+def contribution_checking_from(
+    asset_id: str,
+    account_id: str,
+    currency: str,
+    spans: tuple[MrrSpan, ...],
+    active: bool,
+    known_good: int,
+) -> AssetContribution:
+    """`AssetContribution(...)` when `spans[:known_good]` were already checked, in this
+    currency, as the leading spans of a contribution (a decoder reusing the spans it decoded
+    for the asset's previous change): only the others are checked."""
+    minor_unit_digits(currency)  # raises DomainError for an unknown code
+    if not isinstance(active, bool):
+        raise DomainError(f"{asset_id}: active {active!r} is not a bool")
+    _check_spans(asset_id, currency, spans, known_good)
+    return _checked_contribution(asset_id, account_id, currency, spans, active)
+
+
+def _checked_contribution(
+    asset_id: str,
+    account_id: str,
+    currency: str,
+    spans: tuple[MrrSpan, ...],
+    active: bool,
+) -> AssetContribution:
+    """An `AssetContribution` whose spans the caller has already checked (`_check_spans`):
+    the same value as the constructor gives, without walking every span again."""
+    contribution = object.__new__(AssetContribution)
+    object.__setattr__(contribution, "asset_id", asset_id)
+    object.__setattr__(contribution, "account_id", account_id)
+    object.__setattr__(contribution, "currency", currency)
+    object.__setattr__(contribution, "spans", spans)
+    object.__setattr__(contribution, "active", active)
+    return contribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,21 +222,83 @@ def contribution_from_snapshot(snapshot: Mapping[str, Any]) -> AssetContribution
 def contribution_from_fold(asset_id: str, fold: FoldState, as_of: date) -> AssetContribution | None:
     """The same contribution as `contribution_from_snapshot` of the asset's published snapshot,
     straight from its fold (what the worker sends its account on every change): None when
-    the asset does not exist."""
+    the asset does not exist.
+
+    Incremental: the spans of the periods that are the very same objects as at the asset's
+    previous call are reused (periods are immutable values), so only the periods the
+    change made are rounded and checked (`_fold_spans`)."""
     terms = fold.terms
     if terms is None:
         return None
-    spans = [MrrSpan(p.start, p.end, rounded_mrr(p, terms).amount) for p in fold.periods]
-    if fold.next_renewal is not None and spans:
-        last = spans[-1]
-        spans[-1] = MrrSpan(last.start, None, last.mrr)
-    return AssetContribution(
-        asset_id=asset_id,
-        account_id=terms.account_id,
-        currency=terms.currency,
-        spans=tuple(spans),
-        active=status_at(fold, terms, as_of) is Status.ACTIVE,
+    return _checked_contribution(
+        asset_id,
+        terms.account_id,
+        terms.currency,
+        _fold_spans(asset_id, fold.periods, terms, fold.next_renewal is not None),
+        status_at(fold, terms, as_of) is Status.ACTIVE,
     )
+
+
+def shared_prefix(old: Sequence[Any], new: Sequence[Any]) -> int:
+    """How many leading items of `new` equal those of `old` (immutable values).
+
+    A tuple (or list) comparison runs in C and takes an item that is the very same object as equal
+    without calling its `__eq__`, so comparing a history with its successor (which shares
+    all but its last few items) costs a few µs per thousand items. Prefix equality is
+    monotone, so the guesses that fit appending (all, all but one, all but two) are
+    tried first, then a binary search."""
+    limit = min(len(old), len(new))
+    for guess in (limit, limit - 1, limit - 2):
+        if guess <= 0:
+            return 0
+        if old[:guess] == new[:guess]:
+            return guess
+        limit = guess - 1
+    low, high = 0, limit  # old[:low] == new[:low]; the answer is at most `high`
+    while low < high:
+        middle = (low + high + 1) // 2
+        if old[low:middle] == new[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+# Per asset: (periods, currency, price term, their spans, the same with the last open-ended
+# or None). Identity of the periods proves the spans still hold: the entry keeps them alive.
+_FoldSpans = tuple[tuple[Period, ...], str, int, tuple[MrrSpan, ...], tuple[MrrSpan, ...] | None]
+_FOLD_SPANS: dict[str, _FoldSpans] = {}
+FOLD_SPANS_CACHE = 5_000
+
+
+def _fold_spans(
+    asset_id: str, periods: tuple[Period, ...], terms: AssetTerms, renewing: bool
+) -> tuple[MrrSpan, ...]:
+    """One span per period at its published MRR; the last open-ended when `renewing`."""
+    currency, months = terms.currency, terms.price_term_months
+    cached = _FOLD_SPANS.pop(asset_id, None)
+    if cached is not None and (cached[1] != currency or cached[2] != months):
+        cached = None  # rounded_mrr depends on these
+    if cached is not None and cached[0] is periods:
+        spans, opened = cached[3], cached[4]
+    else:
+        reused = 0
+        if cached is not None:
+            # The first period that is not the same object as before (C speed, no hashing).
+            reused = shared_prefix(cached[0], periods)
+        fresh = tuple(
+            MrrSpan(p.start, p.end, rounded_mrr(p, terms).amount) for p in periods[reused:]
+        )
+        spans = cached[3][:reused] + fresh if cached is not None else fresh
+        _check_spans(asset_id, currency, spans, reused, rounded=True)
+        opened = None
+    if renewing and spans and opened is None:
+        last = spans[-1]
+        opened = (*spans[:-1], MrrSpan(last.start, None, last.mrr))
+    _FOLD_SPANS[asset_id] = (periods, currency, months, spans, opened)
+    if len(_FOLD_SPANS) > FOLD_SPANS_CACHE:
+        del _FOLD_SPANS[next(iter(_FOLD_SPANS))]  # the least recently used
+    return opened if renewing and opened is not None else spans
 
 
 # ---------------------------------------------------------------------------
@@ -197,8 +314,9 @@ _MASK64 = (1 << 64) - 1
 class _AccountTreeNode(Generic[K, V]):
     key: K
     value: V
-    left: _AccountTreeNode[K, V] | None = None
-    right: _AccountTreeNode[K, V] | None = None
+    left: _AccountTreeNode[K, V] | None
+    right: _AccountTreeNode[K, V] | None
+    priority: int = field(compare=False)  # `_priority(key)`, kept so it is hashed once
 
 
 def _priority(key: date | str) -> int:
@@ -210,10 +328,9 @@ def _priority(key: date | str) -> int:
     return z ^ (z >> 31)
 
 
-def _outranks(a: K, b: K) -> bool:
+def _outranks(a: _AccountTreeNode[K, V], b: _AccountTreeNode[K, V]) -> bool:
     """Heap order of the treap; ties broken by key so the shape is unique for a key set."""
-    pa, pb = _priority(a), _priority(b)
-    return pa > pb or (pa == pb and a < b)
+    return a.priority > b.priority or (a.priority == b.priority and a.key < b.key)
 
 
 def _split(
@@ -224,10 +341,10 @@ def _split(
         return None, None
     if key < node.key:
         lower, upper = _split(node.left, key)
-        return lower, _AccountTreeNode(node.key, node.value, upper, node.right)
+        return lower, _AccountTreeNode(node.key, node.value, upper, node.right, node.priority)
     if node.key < key:
         lower, upper = _split(node.right, key)
-        return _AccountTreeNode(node.key, node.value, node.left, lower), upper
+        return _AccountTreeNode(node.key, node.value, node.left, lower, node.priority), upper
     return node.left, node.right
 
 
@@ -239,18 +356,54 @@ def _merge(
         return b
     if b is None:
         return a
-    if _outranks(a.key, b.key):
-        return _AccountTreeNode(a.key, a.value, a.left, _merge(a.right, b))
-    return _AccountTreeNode(b.key, b.value, _merge(a, b.left), b.right)
+    if _outranks(a, b):
+        return _AccountTreeNode(a.key, a.value, a.left, _merge(a.right, b), a.priority)
+    return _AccountTreeNode(b.key, b.value, _merge(a, b.left), b.right, b.priority)
+
+
+def _update(
+    node: _AccountTreeNode[K, V] | None,
+    key: K,
+    change: Callable[[V | None], V | None],
+    priority: int,
+) -> _AccountTreeNode[K, V] | None:
+    """The tree with `key`'s value (None: absent) replaced by `change` of it (None: removed),
+    in one walk: only the path to `key` is copied, and the result is the very treap any
+    other order of insertions would build (heap order by `priority` = `_priority(key)`).
+    Returns `node` itself when nothing changes."""
+    if node is None:
+        value = change(None)
+        return None if value is None else _AccountTreeNode(key, value, None, None, priority)
+    if key < node.key or node.key < key:
+        if priority > node.priority or (priority == node.priority and key < node.key):
+            # `key` outranks this node, so it is not below it: an insertion, here.
+            value = change(None)
+            if value is None:
+                return node
+            lower, upper = _split(node, key)
+            return _AccountTreeNode(key, value, lower, upper, priority)
+        if key < node.key:
+            left = _update(node.left, key, change, priority)
+            if left is node.left:
+                return node
+            return _AccountTreeNode(node.key, node.value, left, node.right, node.priority)
+        right = _update(node.right, key, change, priority)
+        if right is node.right:
+            return node
+        return _AccountTreeNode(node.key, node.value, node.left, right, node.priority)
+    value = change(node.value)
+    if value is None:
+        return _merge(node.left, node.right)
+    if value is node.value:
+        return node
+    return _AccountTreeNode(key, value, node.left, node.right, node.priority)
 
 
 def _put(
     node: _AccountTreeNode[K, V] | None, key: K, value: V | None
 ) -> _AccountTreeNode[K, V] | None:
     """The tree with `key` set to `value`, or removed when `value` is None."""
-    lower, upper = _split(node, key)
-    middle = None if value is None else _AccountTreeNode(key, value)
-    return _merge(_merge(lower, middle), upper)
+    return _update(node, key, lambda _old: value, _priority(key))
 
 
 def _get(node: _AccountTreeNode[K, V] | None, key: K) -> V | None:
@@ -325,17 +478,23 @@ def next_change_after(book: AccountBook, day: date) -> date | None:
 def _add_fraction(
     node: _AccountTreeNode[date, Fraction] | None, key: date, delta: Fraction
 ) -> _AccountTreeNode[date, Fraction] | None:
-    total = (_get(node, key) or ZERO) + delta
-    return _put(node, key, total if total else None)  # zeros are dropped: no boundary there
+    def add(old: Fraction | None) -> Fraction | None:
+        total = (old or ZERO) + delta
+        return total if total else None  # zeros are dropped: no boundary there
+
+    return _update(node, key, add, _priority(key))
 
 
 def _add_count(
     node: _AccountTreeNode[date, int] | None, key: date, delta: int
 ) -> _AccountTreeNode[date, int] | None:
-    total = (_get(node, key) or 0) + delta
-    if total < 0:
-        raise DomainError(f"start count at {key} would fall below zero")
-    return _put(node, key, total or None)
+    def add(old: int | None) -> int | None:
+        total = (old or 0) + delta
+        if total < 0:
+            raise DomainError(f"start count at {key} would fall below zero")
+        return total or None
+
+    return _update(node, key, add, _priority(key))
 
 
 # ---------------------------------------------------------------------------
@@ -420,10 +579,41 @@ def _shift(
     return CurrencyBook(currency, assets, active, changes, starts)
 
 
+def _replace(entry: CurrencyBook, old: AssetContribution, new: AssetContribution) -> CurrencyBook:
+    """`_shift` of `old` by -1 then of `new` by 1 (same currency), in one pass of differences."""
+    changes = entry.changes
+    # The leading spans both share add the same ΔMRR (a sum over spans): only the rest differ.
+    shared = shared_prefix(old.spans, new.spans)
+    net: dict[date, Fraction] = {}
+    for sign, spans in ((-1, old.spans[shared:]), (1, new.spans[shared:])):
+        for span in spans:
+            if span.mrr:
+                net[span.start] = net.get(span.start, ZERO) + sign * span.mrr
+                if span.end is not None:
+                    net[span.end] = net.get(span.end, ZERO) - sign * span.mrr
+    for day, delta in net.items():
+        if delta:
+            changes = _add_fraction(changes, day, delta)
+    starts = entry.starts
+    old_start = old.spans[0].start if old.spans else None
+    new_start = new.spans[0].start if new.spans else None
+    if old_start != new_start:
+        if old_start is not None:
+            starts = _add_count(starts, old_start, -1)
+        if new_start is not None:
+            starts = _add_count(starts, new_start, 1)
+    active = entry.active_assets - old.active + new.active
+    if active < 0:
+        raise DomainError(f"{entry.currency} asset counts would fall below zero")
+    return CurrencyBook(entry.currency, entry.assets, active, changes, starts)
+
+
 def apply(book: AccountBook, change: AssetContribution | AssetRemoval) -> AccountBook:
     """The book with the asset's old contribution (if any) replaced by the new one (if any).
 
-    Costs O((old spans + new spans) × log n): only the asset's own dates are touched.
+    Costs O(old spans + new spans) to diff the two, plus O(log n) per date where the
+    asset's ΔMRR changed (per date of each, when it changes currency): only the asset's own
+    dates are touched.
     """
     # Step 1: what the asset added before, and what it adds now.
     old = _get(book.contributions, change.asset_id)
@@ -436,13 +626,21 @@ def apply(book: AccountBook, change: AssetContribution | AssetRemoval) -> Accoun
         return book
     # Step 2: subtract the old contribution and add the new one, per currency.
     entries = {entry.currency: entry for entry in book.currencies}
-    if old is not None:
+    if old is not None and new is not None and old.currency == new.currency:
+        # The same sums as withdrawing then adding (exact fractions), touching only the
+        # dates where the asset's own ΔMRR changed: O(spans) to diff, O(dates changed ×
+        # log n) in the trees.
+        entry = entries.get(new.currency)
+        if entry is None:
+            raise DomainError(f"no {new.currency} entry to withdraw {old.asset_id} from")
+        entries[new.currency] = _replace(entry, old, new)
+    elif old is not None:
         shifted = _shift(entries.get(old.currency), old.currency, old, -1)
         if shifted is None:
             del entries[old.currency]
         else:
             entries[old.currency] = shifted
-    if new is not None:
+    if new is not None and (old is None or old.currency != new.currency):
         added = _shift(entries.get(new.currency), new.currency, new, 1)
         if added is None:  # adding never empties a currency
             raise DomainError(f"adding {new.asset_id} left {new.currency} empty")

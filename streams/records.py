@@ -34,7 +34,12 @@ from typing import Any
 
 import msgspec
 
-from domain.accounts import AssetContribution, MrrSpan
+from domain.accounts import (
+    AssetContribution,
+    MrrSpan,
+    contribution_checking_from,
+    shared_prefix,
+)
 from domain.events import (
     AssetCancelled,
     AssetCreated,
@@ -269,7 +274,7 @@ def command_to_list(command: Command) -> list[Any]:
         return ["refused/1", event_to_list(command.refusal)]
     if isinstance(command, AccountChange):
         return ["account-change/1", command.account_id, command.asset_id, command.version,
-                contribution_to_list(command.contribution)]  # fmt: skip
+                contribution_to_list(command.contribution, _COMMAND_SPANS)]  # fmt: skip
     if isinstance(command, AccountTick):
         return ["account-tick/1", command.account_id]
     return ["claim/1", command.event_id, command.fingerprint, list(command.asset_ids),
@@ -301,22 +306,93 @@ def command_from_list(item: list[Any]) -> Command:
     raise RecordError(f"unknown command tag {tag!r}")
 
 
-def contribution_to_list(contribution: AssetContribution | None) -> list[Any] | None:
+def contribution_to_list(
+    contribution: AssetContribution | None, spans_cache: _SpanRows | None = None
+) -> list[Any] | None:
+    """The contribution's list; with a `spans_cache` the spans come as the bytes they encode
+    to (`msgspec.Raw`), encoded again only where they changed since the asset's last call."""
     if contribution is None:
         return None
+    spans: Any = (
+        [_span_to_list(s) for s in contribution.spans]
+        if spans_cache is None
+        else spans_cache.encoded(contribution.asset_id, contribution.spans)
+    )
     return [contribution.asset_id, contribution.account_id, contribution.currency,
-            contribution.active,
-            [[s.start.isoformat(), s.end.isoformat() if s.end else None, _fraction(s.mrr)]
-             for s in contribution.spans]]  # fmt: skip
+            contribution.active, spans]  # fmt: skip
+
+
+def _span_to_list(span: MrrSpan) -> list[Any]:
+    return [span.start.isoformat(), span.end.isoformat() if span.end else None, _fraction(span.mrr)]
+
+
+class _SpanRows:
+    """Per asset, its spans last encoded and the bytes of each: a change re-encodes only the
+    spans that are not the very same objects as last time (spans are immutable values).
+    The bytes are what `_encode` writes for the list of spans: the record is unchanged."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._cache: dict[str, tuple[tuple[MrrSpan, ...], list[bytes], msgspec.Raw]] = {}
+
+    def encoded(self, asset_id: str, spans: tuple[MrrSpan, ...]) -> msgspec.Raw:
+        cached = self._cache.pop(asset_id, None)
+        if cached is not None and cached[0] is spans:
+            raw = cached[2]
+            parts = cached[1]
+        else:
+            reused = 0
+            if cached is not None:
+                reused = shared_prefix(cached[0], spans)
+            parts = cached[1][:reused] if cached is not None else []
+            parts += [_encode(_span_to_list(s)) for s in spans[reused:]]
+            raw = msgspec.Raw(b"[" + b",".join(parts) + b"]")
+        self._cache[asset_id] = (spans, parts, raw)
+        if len(self._cache) > self._limit:
+            del self._cache[next(iter(self._cache))]  # the least recently used
+        return raw
+
+
+# One per kind of sender: the fold's changes and the account rows hold different span objects.
+SPAN_ROWS_CACHE = 5_000
+_COMMAND_SPANS = _SpanRows(SPAN_ROWS_CACHE)
+_SHARE_SPANS = _SpanRows(SPAN_ROWS_CACHE)
 
 
 def contribution_from_list(item: list[Any] | None) -> AssetContribution | None:
     if item is None:
         return None
     asset_id, account_id, currency, active, spans = item
-    return AssetContribution(asset_id, account_id, currency, tuple(
-        MrrSpan(date.fromisoformat(start), date.fromisoformat(end) if end else None,
-                _to_fraction(mrr)) for start, end, mrr in spans), active)  # fmt: skip
+    return _DECODED_SPANS.decoded(asset_id, account_id, currency, active, spans)
+
+
+class _DecodedSpans:
+    """Per asset, the spans it last decoded to: the leading ones whose encoded form is the
+    same as last time are the very same (checked) `MrrSpan`s, so a change parses and checks
+    only its new spans, and the account's `apply` and row encoding find the rest shared."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._cache: dict[str, tuple[str, list[Any], tuple[MrrSpan, ...]]] = {}
+
+    def decoded(self, asset_id: str, account_id: str, currency: str, active: bool,
+                items: list[Any]) -> AssetContribution:  # fmt: skip
+        cached = self._cache.pop(asset_id, None)
+        reused = 0
+        if cached is not None and cached[0] == currency:
+            reused = shared_prefix(cached[1], items)
+        spans = (cached[2][:reused] if cached is not None else ()) + tuple(
+            MrrSpan(date.fromisoformat(start), date.fromisoformat(end) if end else None,
+                    _to_fraction(mrr)) for start, end, mrr in items[reused:])  # fmt: skip
+        contribution = contribution_checking_from(asset_id, account_id, currency, spans,
+                                                  active, reused)  # fmt: skip
+        self._cache[asset_id] = (currency, list(items), spans)  # once checked
+        if len(self._cache) > self._limit:
+            del self._cache[next(iter(self._cache))]  # the least recently used
+        return contribution
+
+
+_DECODED_SPANS = _DecodedSpans(SPAN_ROWS_CACHE)
 
 
 def encode_commands(commands: list[Command]) -> bytes:
@@ -507,7 +583,8 @@ def decode_account_head(raw: bytes) -> AccountHead:
 
 
 def encode_share(asset_id: str, version: int, contribution: AssetContribution | None) -> bytes:
-    return _encode(["share/1", asset_id, version, contribution_to_list(contribution)])
+    return _encode(["share/1", asset_id, version,
+                    contribution_to_list(contribution, _SHARE_SPANS)])  # fmt: skip
 
 
 def decode_share(raw: bytes) -> tuple[str, int, AssetContribution | None]:
