@@ -70,8 +70,14 @@ def main() -> int:
     median, best = statistics.median(seconds), min(seconds)
     print(f"median {median:.2f} s = {count / median:.0f} events/s; "
           f"best {best:.2f} s = {count / best:.0f} events/s (target 20000 events/s)")  # fmt: skip
-    source = f"--events {args.events}" if args.events else (
-        f"--assets {args.assets} --seed {args.seed}" + (" --section-9" if args.section_9 else ""))
+    source = (
+        f"--events {args.events}"
+        if args.events
+        else (
+            f"--assets {args.assets} --seed {args.seed}"
+            + (" --section-9" if args.section_9 else "")
+        )
+    )
     print(f"reproduce: .venv/bin/python -m benchmarks.replay_bench {source} "
           f"--as-of {args.as_of} --runs {args.runs}")  # fmt: skip
     return 0

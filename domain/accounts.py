@@ -58,6 +58,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from domain.errors import DomainError
@@ -201,8 +202,11 @@ class _AccountTreeNode(Generic[K, V]):
     right: _AccountTreeNode[K, V] | None = None
 
 
+@lru_cache(maxsize=1 << 16)
 def _priority(key: date | str) -> int:
-    """A fixed pseudo-random priority (splitmix64): the same in every process, unlike hash()."""
+    """A fixed pseudo-random priority (splitmix64): the same in every process, unlike hash().
+
+    Memoised (a pure function of the key, asked for again on every path through the tree)."""
     seed = key.toordinal() if isinstance(key, date) else zlib.crc32(key.encode("utf-8"))
     z = (seed + 0x9E3779B97F4A7C15) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
@@ -247,10 +251,45 @@ def _merge(
 def _put(
     node: _AccountTreeNode[K, V] | None, key: K, value: V | None
 ) -> _AccountTreeNode[K, V] | None:
-    """The tree with `key` set to `value`, or removed when `value` is None."""
-    lower, upper = _split(node, key)
-    middle = None if value is None else _AccountTreeNode(key, value)
-    return _merge(_merge(lower, middle), upper)
+    """The tree with `key` set to `value`, or removed when `value` is None.
+
+    A treap is unique for its keys (priorities are a strict order, `_outranks`), so this is
+    the same tree as split-then-merge would build; it only copies the path to `key` (and,
+    for a new key, splits the one subtree it takes the place of).
+    """
+    if value is None:
+        return _delete(node, key)
+    return _insert(node, key, value)
+
+
+def _insert(node: _AccountTreeNode[K, V] | None, key: K, value: V) -> _AccountTreeNode[K, V]:
+    if node is None:
+        return _AccountTreeNode(key, value)
+    if key == node.key:
+        return _AccountTreeNode(key, value, node.left, node.right)
+    if _outranks(key, node.key):
+        # `key` is not in this subtree (it would be above it): it becomes its root.
+        lower, upper = _split(node, key)
+        return _AccountTreeNode(key, value, lower, upper)
+    if key < node.key:
+        return _AccountTreeNode(node.key, node.value, _insert(node.left, key, value), node.right)
+    return _AccountTreeNode(node.key, node.value, node.left, _insert(node.right, key, value))
+
+
+def _delete(node: _AccountTreeNode[K, V] | None, key: K) -> _AccountTreeNode[K, V] | None:
+    if node is None:
+        return None
+    if key < node.key:
+        left = _delete(node.left, key)
+        if left is node.left:  # `key` was not there
+            return node
+        return _AccountTreeNode(node.key, node.value, left, node.right)
+    if node.key < key:
+        right = _delete(node.right, key)
+        if right is node.right:
+            return node
+        return _AccountTreeNode(node.key, node.value, node.left, right)
+    return _merge(node.left, node.right)
 
 
 def _get(node: _AccountTreeNode[K, V] | None, key: K) -> V | None:
@@ -420,6 +459,33 @@ def _shift(
     return CurrencyBook(currency, assets, active, changes, starts)
 
 
+def _replace(entry: CurrencyBook, old: AssetContribution, new: AssetContribution) -> CurrencyBook:
+    """`_shift(_shift(entry, old, -1), new, 1)` for two contributions in the entry's currency:
+    the differences are sums, so adding the asset's net change per date gives the same
+    values, and a treap's shape depends only on its keys, so the same trees."""
+    net = _asset_changes(old)
+    for day in net:
+        net[day] = -net[day]
+    for day, delta in _asset_changes(new).items():
+        net[day] = net.get(day, ZERO) + delta
+    changes = entry.changes
+    for day, delta in net.items():
+        if delta:
+            changes = _add_fraction(changes, day, delta)
+    starts = entry.starts
+    old_start = old.spans[0].start if old.spans else None
+    new_start = new.spans[0].start if new.spans else None
+    if old_start != new_start:
+        if old_start is not None:
+            starts = _add_count(starts, old_start, -1)
+        if new_start is not None:
+            starts = _add_count(starts, new_start, 1)
+    active = entry.active_assets + (1 if new.active else 0) - (1 if old.active else 0)
+    if active < 0:
+        raise DomainError(f"{entry.currency} asset counts would fall below zero")
+    return CurrencyBook(entry.currency, entry.assets, active, changes, starts)
+
+
 def apply(book: AccountBook, change: AssetContribution | AssetRemoval) -> AccountBook:
     """The book with the asset's old contribution (if any) replaced by the new one (if any).
 
@@ -436,13 +502,19 @@ def apply(book: AccountBook, change: AssetContribution | AssetRemoval) -> Accoun
         return book
     # Step 2: subtract the old contribution and add the new one, per currency.
     entries = {entry.currency: entry for entry in book.currencies}
-    if old is not None:
+    if old is not None and new is not None and old.currency == new.currency:
+        # The same as subtracting then adding, touching only the dates whose sum moves.
+        entry = entries.get(new.currency)
+        if entry is None:
+            raise DomainError(f"no {new.currency} entry to withdraw {old.asset_id} from")
+        entries[new.currency] = _replace(entry, old, new)
+    elif old is not None:
         shifted = _shift(entries.get(old.currency), old.currency, old, -1)
         if shifted is None:
             del entries[old.currency]
         else:
             entries[old.currency] = shifted
-    if new is not None:
+    if new is not None and (old is None or old.currency != new.currency):
         added = _shift(entries.get(new.currency), new.currency, new, 1)
         if added is None:  # adding never empties a currency
             raise DomainError(f"adding {new.asset_id} left {new.currency} empty")
