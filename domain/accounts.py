@@ -92,14 +92,15 @@ class AssetContribution:
 
     def __post_init__(self) -> None:
         # Published values only: a float, an unrounded or a negative MRR is a bug upstream.
-        minor_unit_digits(self.currency)  # raises DomainError for an unknown code
+        scale = 10 ** minor_unit_digits(self.currency)  # raises DomainError for an unknown code
         if not isinstance(self.active, bool):
             raise DomainError(f"{self.asset_id}: active {self.active!r} is not a bool")
         previous_end: date | None = None
         for index, span in enumerate(self.spans):
             if not isinstance(span.mrr, Fraction):
                 raise DomainError(f"{self.asset_id}: mrr {span.mrr!r} is not a Fraction")
-            if span.mrr < 0 or Money(span.mrr, self.currency).rounded().amount != span.mrr:
+            # Rounding to the minor unit keeps it exactly when its denominator divides 10^digits.
+            if span.mrr < 0 or scale % span.mrr.denominator:
                 raise DomainError(f"{self.asset_id}: mrr {span.mrr} is not a published amount")
             if span.end is not None and span.end <= span.start:
                 raise DomainError(f"{self.asset_id}: span {span.start}..{span.end} is empty")
@@ -422,16 +423,27 @@ def has_assets(book: AccountBook) -> bool:
     return book.contributions is not None
 
 
+def _asset_units(contribution: AssetContribution) -> tuple[dict[date, int], int]:
+    """The asset's own ΔMRR by date in minor units, netted (adjacent spans share a date),
+    with the scale (10^digits). Published MRRs are whole minor units (`__post_init__`), so
+    integers add them exactly, at a fraction of the cost of Fractions."""
+    scale = 10 ** minor_unit_digits(contribution.currency)
+    changes: dict[date, int] = {}
+    for span in contribution.spans:
+        mrr = span.mrr
+        if not mrr:
+            continue
+        units = mrr.numerator * (scale // mrr.denominator)
+        changes[span.start] = changes.get(span.start, 0) + units
+        if span.end is not None:
+            changes[span.end] = changes.get(span.end, 0) - units
+    return changes, scale
+
+
 def _asset_changes(contribution: AssetContribution) -> dict[date, Fraction]:
     """The asset's own ΔMRR by date, netted (adjacent spans share a date)."""
-    changes: dict[date, Fraction] = {}
-    for span in contribution.spans:
-        if not span.mrr:
-            continue
-        changes[span.start] = changes.get(span.start, ZERO) + span.mrr
-        if span.end is not None:
-            changes[span.end] = changes.get(span.end, ZERO) - span.mrr
-    return {day: delta for day, delta in changes.items() if delta}
+    units, scale = _asset_units(contribution)
+    return {day: Fraction(delta, scale) for day, delta in units.items() if delta}
 
 
 def _shift(
@@ -463,15 +475,13 @@ def _replace(entry: CurrencyBook, old: AssetContribution, new: AssetContribution
     """`_shift(_shift(entry, old, -1), new, 1)` for two contributions in the entry's currency:
     the differences are sums, so adding the asset's net change per date gives the same
     values, and a treap's shape depends only on its keys, so the same trees."""
-    net = _asset_changes(old)
-    for day in net:
-        net[day] = -net[day]
-    for day, delta in _asset_changes(new).items():
-        net[day] = net.get(day, ZERO) + delta
+    net, scale = _asset_units(new)
+    for day, units in _asset_units(old)[0].items():
+        net[day] = net.get(day, 0) - units
     changes = entry.changes
-    for day, delta in net.items():
-        if delta:
-            changes = _add_fraction(changes, day, delta)
+    for day, units in net.items():
+        if units:
+            changes = _add_fraction(changes, day, Fraction(units, scale))
     starts = entry.starts
     old_start = old.spans[0].start if old.spans else None
     new_start = new.spans[0].start if new.spans else None
