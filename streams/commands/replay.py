@@ -117,8 +117,9 @@ def _print_summary(engine: ReplayEngine, out: Path) -> None:
     print("Outcomes on arrival (events still pending at the end are then dead-lettered):")
     for outcome, count in sorted(engine.outcomes.items()):
         print(f"  {outcome:<40} {count:>8}")
-    print(f"Assets: {len(engine.snapshots)}")
-    rows = sorted(engine.snapshots.items())
+    headers = engine.headers()  # the head fields are all the summary shows
+    print(f"Assets: {len(headers)}")
+    rows = sorted(headers.items())
     if rows:
         header = f"  {'asset':<32} {'status':<12} {'quantity':>10} {'mrr':>14} {'total':>16}"
         print(header)

@@ -456,6 +456,79 @@ def test_one_asset_s_change_copies_only_a_logarithmic_path(size: int) -> None:
     assert fresh_nodes(changed.contributions, book.contributions) <= budget
 
 
+def _treap_shape(node: Any) -> Any:
+    return None if node is None else (node.key, node.value, _treap_shape(node.left),
+                                      _treap_shape(node.right))  # fmt: skip
+
+
+def _check_treap(node: Any, low: Any = None, high: Any = None) -> None:
+    from domain.accounts import _outranks
+
+    if node is None:
+        return
+    assert (low is None or low < node.key) and (high is None or node.key < high)
+    for child in (node.left, node.right):
+        assert child is None or _outranks(node, child)
+    _check_treap(node.left, low, node.key)
+    _check_treap(node.right, node.key, high)
+
+
+def test_puts_and_deletes_keep_the_one_treap_of_the_keys() -> None:
+    import random
+
+    from domain.accounts import _put
+
+    rnd = random.Random(3)
+    tree: Any = None
+    contents: dict[date, int] = {}
+    for step in range(3000):
+        key = date.fromordinal(d("2025-01-01").toordinal() + rnd.randint(0, 200))
+        value = None if rnd.random() < 0.35 else step
+        tree = _put(tree, key, value)
+        if value is None:
+            contents.pop(key, None)
+        else:
+            contents[key] = value
+        if step % 100 == 0:
+            _check_treap(tree)
+            # The same content put in another order gives the very same tree.
+            rebuilt: Any = None
+            for k in sorted(contents, reverse=True):
+                rebuilt = _put(rebuilt, k, contents[k])
+            assert _treap_shape(rebuilt) == _treap_shape(tree)
+    _check_treap(tree)
+
+
+def test_a_change_within_one_currency_equals_withdrawing_then_adding() -> None:
+    import random
+
+    from domain.accounts import _shift
+
+    rnd = random.Random(5)
+
+    def drawn(asset_id: str) -> AssetContribution:
+        day, spans = d("2025-01-01").toordinal() + rnd.randint(0, 90), []
+        for _ in range(rnd.randint(0, 4)):
+            end = day + rnd.randint(1, 60)
+            spans.append(MrrSpan(date.fromordinal(day), date.fromordinal(end),
+                                 Fraction(rnd.randint(0, 4) * 25, 100)))  # fmt: skip
+            day = end + rnd.choice([0, 0, 3])
+        return asset(asset_id, *spans, active=rnd.random() < 0.5)
+
+    for _ in range(200):
+        book = build_book(ACCOUNT, [drawn(f"A{i}") for i in range(6)])
+        asset_id = f"A{rnd.randint(0, 5)}"
+        old, new = contribution_of(book, asset_id), drawn(asset_id)
+        assert old is not None
+        changed = apply(book, new)
+        by_steps = _shift(_shift(book.currencies[0], "USD", old, -1), "USD", new, 1)
+        assert by_steps is not None and len(changed.currencies) == 1
+        entry = changed.currencies[0]
+        assert (entry.assets, entry.active_assets) == (by_steps.assets, by_steps.active_assets)
+        assert _treap_shape(entry.changes) == _treap_shape(by_steps.changes)
+        assert _treap_shape(entry.starts) == _treap_shape(by_steps.starts)
+
+
 # --- the public scenarios ------------------------------------------------------------------
 
 

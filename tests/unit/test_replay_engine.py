@@ -93,3 +93,14 @@ def test_lines_of_a_huge_order_carry_their_own_excerpt_not_the_whole_order() -> 
     excerpt = json.loads(deliveries[5].source.payload)  # type: ignore[union-attr]
     assert [item["line_id"] for item in excerpt["data"]["lines"]] == ["5"]
     assert deliveries[5].source.offset == 7  # type: ignore[union-attr]
+
+
+def test_the_summary_s_heads_are_the_snapshots_without_their_rows() -> None:
+    from dataclasses import replace
+
+    engine = replay(ORDER, TRANSFER)
+    heads, full = engine.headers(), engine.snapshots
+    assert sorted(heads) == sorted(full) == ["SRC", "SRC/transfer/t1"]
+    for asset_id, snapshot in full.items():
+        rowless = replace(snapshot, state_periods=(), actions=(), pending_events=())
+        assert heads[asset_id] == rowless
