@@ -281,7 +281,7 @@ cat <<EOF
     upgrade target:      ${API_URL}/ui/assets/AST-CRM-ENT-TAILSPIN
     auto-renewing monthly subscription (Details → auto-renew, next renewal):
                          ${API_URL}/ui/assets/AST-HELP-TAILSPIN
-  Account records:       ${API_URL}/accounts/ACC-CAPRICORN   (topic: .venv/bin/assetstream inspect accounts.mrr --from-beginning)
+  Account records:       ${API_URL}/accounts/ACC-CAPRICORN   (topic: ${ENV_HINT}.venv/bin/assetstream inspect accounts.mrr --from-beginning)
   JSON API:              ${API_URL}/assets/AST-QBO-CAPRICORN   (OpenAPI: ${API_URL}/openapi.json)
   Worker metrics:        http://127.0.0.1:${WEB_PORT}/metrics
   Operator's view:       ${ENV_HINT}.venv/bin/assetstream status   (lag, members, pending, dead letters)
