@@ -152,8 +152,9 @@ token = os.environ.get("ASSETSTREAM_API_TOKEN")
 headers = {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def fetch(asset_id):
-    request = urllib.request.Request(f"{api}/assets/{asset_id}", headers=headers)
+def fetch(path):
+    """GET api + path as JSON, or None while it is not there (yet)."""
+    request = urllib.request.Request(f"{api}{path}", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.load(response)
@@ -163,7 +164,7 @@ def fetch(asset_id):
 
 deadline = time.monotonic() + timeout
 while True:
-    served = {asset_id: fetch(asset_id) for asset_id in expected}
+    served = {asset_id: fetch(f"/assets/{asset_id}") for asset_id in expected}
     behind = [a for a, s in served.items()
               if s is None or any(s.get(f) != expected[a][f] for f in FIELDS)]
     if not behind or time.monotonic() > deadline:
@@ -191,18 +192,9 @@ with open(accounts_path, encoding="utf-8") as handle:
     account_ids = sorted(json.loads(line)["account_id"] for line in handle if line.strip())
 
 
-def fetch_account(account_id):
-    request = urllib.request.Request(f"{api}/accounts/{account_id}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.load(response)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
 deadline = time.monotonic() + timeout
 while True:
-    records = {a: fetch_account(a) for a in account_ids}
+    records = {a: fetch(f"/accounts/{a}") for a in account_ids}
     if all(records.values()) or time.monotonic() > deadline:
         break
     time.sleep(1)
